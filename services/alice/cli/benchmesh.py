@@ -1,0 +1,140 @@
+"""``alice bench mesh``: what each hop costs, measured in one run on a request that needs no LLM.
+
+The same signed ``GET /api/status`` goes (a) through Caddy → guardian → orchestrator, (b) to the guardian
+directly, (c) to the orchestrator directly (signed here with the mesh's internal secret). The differences
+between the three are the cost of Caddy and of the guardian; ratios come from the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from alice import models as model_catalogue
+from alice.cli.mesh import Mesh, MeshPlan
+from alice.signing import Claims, sign_request
+
+WARMUP = 30
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _pct(sorted_ms: list[float], q: float) -> float:
+    if not sorted_ms:
+        return float("nan")
+    k = min(len(sorted_ms) - 1, max(0, round(q * (len(sorted_ms) - 1))))
+    return round(sorted_ms[k], 3)
+
+
+async def _load(url: str, headers_for: Callable[[], dict[str, str]], n: int, concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = 0
+    remaining = n
+    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=concurrency)) as client:
+        for _ in range(WARMUP):
+            await client.get(url, headers=headers_for())
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0:
+                remaining -= 1
+                t0 = time.perf_counter()
+                try:
+                    r = await client.get(url, headers=headers_for())
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - t0) * 1000)
+                errors += 0 if ok else 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    return {"p50_ms": _pct(latencies, 0.50), "p95_ms": _pct(latencies, 0.95), "p99_ms": _pct(latencies, 0.99),
+            "mean_ms": round(statistics.fmean(latencies), 3), "rps": round(n / wall, 1), "errors": errors, "n": n}
+
+
+def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            proc = psutil.Process(pid)
+            total = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            out[name] = round(total / 2**20, 1)
+        except psutil.Error:
+            out[name] = float("nan")
+    return out
+
+
+def run_bench_mesh(n: int, levels: list[int]) -> dict[str, Any]:
+    """Start a private mesh on free ports, measure the three entry points, stop it; return the JSON result."""
+    from alice.cli import ensure_dev_key
+
+    model = model_catalogue.TEST_MODEL
+    if not model_catalogue.is_ready(model_catalogue.resolve(model), model_catalogue.models_dir()):
+        model_catalogue.pull(model)
+    with tempfile.TemporaryDirectory(prefix="alice-bench-") as tmp:
+        home = Path(tmp)
+        plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
+        mesh = Mesh(plan, progress=_log)
+        mesh.preflight()
+        key = ensure_dev_key(home, home / "keys.json")
+        try:
+            mesh.start(home / "keys.json")
+            time.sleep(1.0)
+            rss_idle = _rss_mb(mesh.pids())
+            results = _measure(plan, key, n, levels)
+            rss_after = _rss_mb(mesh.pids())
+        finally:
+            mesh.stop()
+    return {"bench": "mesh", "request": "GET /api/status (signed, no NLU, no LLM)", "client": "httpx",
+            "requests_per_point": n, "results": results, "hop_cost": _hop_costs(results, levels),
+            "rss_mb": {"idle": rss_idle, "after": rss_after}}
+
+
+def _measure(plan: MeshPlan, key: str, n: int, levels: list[int]) -> dict[str, dict[str, Any]]:
+    secret = plan.internal_secret.encode()
+    claims = Claims(tenant="dev", role="admin", key_id="bench")
+    bearer = {"Authorization": f"Bearer {key}"}
+
+    def signed() -> dict[str, str]:
+        return sign_request(secret, "GET", "/api/status", b"", claims)
+
+    targets: dict[str, tuple[str, Callable[[], dict[str, str]]]] = {
+        "caddy": (f"{plan.entry_url}/api/status", lambda: bearer),
+        "guardian": (f"{plan.url('guardian')}/api/status", lambda: bearer),
+        "orchestrator": (f"{plan.url('orchestrator')}/api/status", signed),
+    }
+    results: dict[str, dict[str, Any]] = {name: {} for name in targets}
+    for c in levels:
+        for name, (url, headers_for) in targets.items():
+            _log(f"bench mesh: {name} c={c} n={n}")
+            results[name][f"c{c}"] = asyncio.run(_load(url, headers_for, n, c))
+    return results
+
+
+def _hop_costs(results: dict[str, dict[str, Any]], levels: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for c in levels:
+        key = f"c{c}"
+        cad, gua, orc = (results[t][key] for t in ("caddy", "guardian", "orchestrator"))
+        out[key] = {
+            "caddy_added_p50_ms": round(cad["p50_ms"] - gua["p50_ms"], 3),
+            "guardian_added_p50_ms": round(gua["p50_ms"] - orc["p50_ms"], 3),
+            "p50_ratio_caddy_vs_orchestrator": round(cad["p50_ms"] / orc["p50_ms"], 2),
+            "p50_ratio_guardian_vs_orchestrator": round(gua["p50_ms"] / orc["p50_ms"], 2),
+            "rps_ratio_caddy_vs_orchestrator": round(cad["rps"] / orc["rps"], 3),
+        }
+    return out

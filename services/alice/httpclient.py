@@ -1,0 +1,65 @@
+"""The one factory for inter-service HTTP clients, and the parsing of downstream problem+json errors.
+
+Clients forward the current request id on every call. The transport is httpx today; ``alice bench mesh``
+measures what each hop costs so the choice stays a measured one (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from alice.errors import (
+    DependencyDownError,
+    ServiceError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    error_from_problem,
+)
+from alice.requestid import REQUEST_ID_HEADER, current_request_id
+
+
+async def _add_request_id(request: httpx.Request) -> None:
+    rid = current_request_id()
+    if rid and REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = rid
+
+
+def create_http_client(
+    base_url: str,
+    *,
+    timeout_s: float = 10.0,
+    connect_timeout_s: float = 2.0,
+    max_connections: int = 100,
+    headers: dict[str, str] | None = None,
+) -> httpx.AsyncClient:
+    """A long-lived async client for one downstream service (create in the lifespan, close there)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        headers=headers,
+        event_hooks={"request": [_add_request_id]},
+    )
+
+
+def problem_error(response: httpx.Response, service: str) -> ServiceError:
+    """A typed error for a downstream error response (problem+json parsed when present)."""
+    body: dict[str, Any] = {}
+    try:
+        parsed = response.json()
+        if isinstance(parsed, dict):
+            body = parsed
+    except ValueError:
+        body = {}
+    if response.status_code >= 500 and not body.get("code"):
+        return UpstreamError(f"{service} answered {response.status_code}")
+    return error_from_problem(response.status_code, body)
+
+
+def transport_error(exc: httpx.HTTPError, service: str) -> ServiceError:
+    """A typed error for a transport failure talking to ``service``."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeoutError(f"{service} did not answer in time")
+    return DependencyDownError(f"{service} is unreachable", retry_after=2)

@@ -1,0 +1,53 @@
+"""Prometheus metrics with Fibonacci latency buckets; one registry per app so apps never collide."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from alice.fibonacci import LATENCY_BUCKETS_MS
+
+# Base unit is seconds (promtool's lint rule); the bucket bounds are Fibonacci milliseconds.
+FIB_BUCKETS_S: tuple[float, ...] = tuple(ms / 1000 for ms in LATENCY_BUCKETS_MS)
+
+
+class HttpMetrics:
+    """The per-service HTTP metrics every Alice service exposes."""
+
+    def __init__(self, service: str, registry: CollectorRegistry) -> None:
+        self.service = service
+        self.registry = registry
+        self.requests = Counter(
+            "alice_http_requests_total",
+            "HTTP requests handled, by route template, method and status.",
+            ["service", "method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "alice_http_request_duration_seconds",
+            "HTTP request latency (Fibonacci millisecond buckets).",
+            ["service", "method", "route"],
+            buckets=FIB_BUCKETS_S,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "alice_http_requests_in_flight",
+            "HTTP requests being handled now.",
+            ["service"],
+            registry=registry,
+        )
+        self.ready = Gauge(
+            "alice_ready",
+            "1 when the last readiness check passed, else 0.",
+            ["service"],
+            registry=registry,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one finished request."""
+        self.requests.labels(self.service, method, route, str(status)).inc()
+        self.latency.labels(self.service, method, route).observe(seconds)
+
+
+def new_registry() -> CollectorRegistry:
+    """A fresh registry (no process-wide default collectors, so apps stay independent)."""
+    return CollectorRegistry(auto_describe=True)

@@ -1,0 +1,69 @@
+"""Settings base for every service (pydantic-settings); each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+S = TypeVar("S", bound="ServiceSettings")
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "please-change-me"})
+DEV_INTERNAL_SECRET = "alice-dev-internal-secret-not-for-production"
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Tests build settings explicitly; ``.env`` is never read implicitly."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_format: Literal["json", "console"] = Field(
+        default="json", validation_alias=AliasChoices("ALICE_LOG_FORMAT", "log_format")
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("ALICE_LOG_LEVEL", "log_level"))
+
+
+class SignedServiceSettings(ServiceSettings):
+    """Settings of a service on either side of the guardian's signature (guardian, orchestrator)."""
+
+    internal_secret: SecretStr = Field(
+        default=SecretStr(DEV_INTERNAL_SECRET),
+        validation_alias=AliasChoices("ALICE_INTERNAL_SECRET", "internal_secret"),
+    )
+    signature_max_skew_s: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("internal_secret")
+    @classmethod
+    def _refuse_placeholder(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if raw.strip().lower() in PLACEHOLDER_SECRETS or len(raw) < 16:
+            raise ValueError(
+                "ALICE_INTERNAL_SECRET must be at least 16 characters and not a placeholder "
+                "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
+
+def load_settings(cls: type[S], service: str) -> S:
+    """Build ``cls`` from the environment; on invalid values print one clear line and exit with code 2."""
+    import sys
+
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        print(f"alice-{service}: invalid settings: {problems}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def default_data_dir() -> Path:
+    """Where Alice keeps state by default (models, keys): ``$ALICE_HOME`` or ``~/.alice``."""
+    import os
+
+    return Path(os.environ.get("ALICE_HOME", str(Path.home() / ".alice")))

@@ -1,0 +1,74 @@
+"""The guardian app: ``uvicorn guardian.app:create_app --factory`` (port 8787, env prefix ``GUARDIAN_``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from alice.httpclient import create_http_client
+from alice.service import add_readiness_check, create_service_app
+from guardian.gateway import Gateway
+from guardian.keys import KeyStore
+from guardian.metrics import GuardianMetrics
+from guardian.policy import chat_pipeline, status_pipeline
+from guardian.routes import router
+from guardian.settings import GuardianSettings
+from guardian.upstream import Upstream
+
+log = structlog.get_logger("guardian.app")
+
+
+def _key_store(settings: GuardianSettings) -> KeyStore:
+    store = KeyStore(
+        settings.keys_file, inline=settings.api_keys, reload_interval_s=settings.keys_reload_interval_s
+    )
+    store.load()  # a corrupt key file stops start-up (ConfigError) rather than locking everyone out later
+    return store
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the keys, open the orchestrator client, build the pipelines; close the client on exit."""
+    settings: GuardianSettings = app.state.settings
+    metrics: GuardianMetrics = app.state.guardian_metrics
+    async with AsyncExitStack() as stack:
+        keys = _key_store(settings)
+        client = create_http_client(
+            settings.upstream_url,
+            timeout_s=settings.upstream_timeout_s,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            max_connections=settings.upstream_max_connections,
+        )
+        stack.push_async_callback(client.aclose)
+        secret = settings.internal_secret.get_secret_value().encode()
+        upstream = Upstream(client, secret, metrics, settings.retry_after_s)
+        app.state.gateway = Gateway(
+            settings=settings,
+            keys=keys,
+            upstream=upstream,
+            chat=chat_pipeline(keys, settings.max_message_chars, metrics.auth_failure),
+            status=status_pipeline(keys, metrics.auth_failure),
+        )
+        add_readiness_check(app, "orchestrator", upstream.health)
+        key_count = len(keys.list()) + len(settings.api_keys)
+        if key_count == 0:
+            log.warning("no_api_keys", keys_file=str(settings.keys_file), hint="alice keys create <tenant>")
+        log.info("guardian_started", upstream=settings.upstream_url, keys=key_count)
+        yield
+
+
+def create_app(settings: GuardianSettings | None = None) -> FastAPI:
+    """Build the guardian; settings come from the environment when not given."""
+    settings = settings or GuardianSettings()
+    app = create_service_app(
+        service="guardian",
+        settings=settings,
+        lifespan=lifespan,
+        description="Alice's policy gateway: API keys, request limits, signed forwarding to the orchestrator.",
+    )
+    app.state.guardian_metrics = GuardianMetrics(app.state.registry)
+    app.include_router(router)
+    return app

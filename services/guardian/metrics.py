@@ -1,0 +1,43 @@
+"""The guardian's own Prometheus metrics, registered on the app's registry (``app.state.registry``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from alice.metrics import FIB_BUCKETS_S
+
+
+class GuardianMetrics:
+    """Auth failures by reason, forwarded requests by upstream status, upstream latency."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.auth_failures = Counter(
+            "alice_guardian_auth_failures_total",
+            "Requests refused by authentication, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.forwarded = Counter(
+            "alice_guardian_forwarded_total",
+            "Requests forwarded to the orchestrator, by path and upstream status "
+            "(connect_error, timeout or protocol_error when no status came back).",
+            ["path", "status"],
+            registry=registry,
+        )
+        self.upstream_latency = Histogram(
+            "alice_guardian_upstream_duration_seconds",
+            "Time until the orchestrator's response headers arrived (Fibonacci millisecond buckets).",
+            ["path"],
+            buckets=FIB_BUCKETS_S,
+            registry=registry,
+        )
+
+    def auth_failure(self, reason: str) -> None:
+        """Count one refused request."""
+        self.auth_failures.labels(reason).inc()
+
+    def forwarded_request(self, path: str, status: int | str, seconds: float | None) -> None:
+        """Count one forwarded request (and its latency when the orchestrator answered)."""
+        self.forwarded.labels(path, str(status)).inc()
+        if seconds is not None:
+            self.upstream_latency.labels(path).observe(seconds)

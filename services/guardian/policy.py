@@ -1,0 +1,125 @@
+"""The guardian's policy pipeline: small steps that each admit, refuse or amend one request.
+
+A request passes two phases. *Admission* steps see only the method, path and headers and run before the
+body is read (authentication now; rate limits and brownout later), so a refused caller costs no body
+read. *Content* steps run on the read body (the chat schema now; PII redaction, injection blocking and
+tool gates later). A step refuses by raising a :class:`~alice.errors.ServiceError`; it amends by changing
+the :class:`GuardRequest` (a redaction step replaces ``body``, a tool gate sets ``tools``). The forwarder
+sends ``body`` and signs ``claims()``, so whatever the steps decided is what the orchestrator receives.
+
+No FastAPI here: steps are tested as plain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from alice.errors import UnauthenticatedError
+from alice.signing import Claims
+from guardian.chat import ChatRequest, parse_chat
+from guardian.keys import KeyRecord, KeyStore
+
+AUTH_CHALLENGE = 'Bearer realm="alice"'
+AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
+
+
+@dataclass
+class GuardRequest:
+    """One request on its way through the pipeline; headers are keyed in lower case."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    key: KeyRecord | None = None
+    chat: ChatRequest | None = None
+    tools: tuple[str, ...] = field(default_factory=tuple)
+
+    def claims(self) -> Claims:
+        """What the signature tells the orchestrator about the caller (only after authentication)."""
+        if self.key is None:
+            raise UnauthenticatedError("Request was not authenticated.")
+        return Claims(tenant=self.key.tenant, role=self.key.role, key_id=self.key.id, tools=self.tools)
+
+
+class PolicyStep(Protocol):
+    """One check; raises a ServiceError to refuse, changes the request to amend it."""
+
+    async def __call__(self, request: GuardRequest) -> None: ...
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The steps for one route, in order."""
+
+    admission: Sequence[PolicyStep] = ()
+    content: Sequence[PolicyStep] = ()
+
+    async def admit(self, request: GuardRequest) -> None:
+        """Run the header-only steps."""
+        for step in self.admission:
+            await step(request)
+
+    async def inspect(self, request: GuardRequest) -> None:
+        """Run the steps that need the body."""
+        for step in self.content:
+            await step(request)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key from ``Authorization: Bearer <key>``, else from ``X-API-Key``; None when neither is sent."""
+    authorization = headers.get("authorization", "").strip()
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        # Another scheme (Basic, ...) is not an Alice key: it fails as malformed, not as missing.
+        return token.strip() if scheme.lower() == "bearer" else authorization
+    api_key = headers.get("x-api-key", "").strip()
+    return api_key or None
+
+
+class Authenticate:
+    """Admission: the caller must present an active API key. Binds tenant and key id for the log line."""
+
+    def __init__(self, store: KeyStore, on_reject: Callable[[str], None] = lambda _reason: None) -> None:
+        self.store = store
+        self.on_reject = on_reject
+
+    async def __call__(self, request: GuardRequest) -> None:
+        result = self.store.check(presented_key(request.headers))
+        if result.record is None:
+            self.on_reject(result.reason)
+            structlog.contextvars.bind_contextvars(auth_failure=result.reason)
+            if result.reason == "missing":
+                raise UnauthenticatedError(
+                    "Missing API key: send 'Authorization: Bearer <key>'.",
+                    headers={"WWW-Authenticate": AUTH_CHALLENGE},
+                )
+            raise UnauthenticatedError(
+                "Invalid or revoked API key.", headers={"WWW-Authenticate": AUTH_CHALLENGE_INVALID}
+            )
+        request.key = result.record
+        structlog.contextvars.bind_contextvars(tenant=result.record.tenant, key_id=result.record.id)
+
+
+class ValidateChat:
+    """Content: the body must be a valid :class:`ChatRequest`."""
+
+    def __init__(self, max_message_chars: int) -> None:
+        self.max_message_chars = max_message_chars
+
+    async def __call__(self, request: GuardRequest) -> None:
+        request.chat = parse_chat(request.body, self.max_message_chars)
+
+
+def chat_pipeline(store: KeyStore, max_message_chars: int, on_reject: Callable[[str], None]) -> Pipeline:
+    """``POST /api/chat``: authenticate, then validate the chat body."""
+    return Pipeline(admission=(Authenticate(store, on_reject),), content=(ValidateChat(max_message_chars),))
+
+
+def status_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
+    """``GET /api/status``: authenticate only."""
+    return Pipeline(admission=(Authenticate(store, on_reject),))

@@ -1,0 +1,99 @@
+"""The guardian's public routes: guard the request, forward it, relay the answer.
+
+Handlers are thin: build a :class:`~guardian.policy.GuardRequest`, run the route's pipeline (reading the
+body, bounded, between its two phases), open the orchestrator's answer and relay it. Server-sent events
+are streamed chunk by chunk; anything else is read and passed through with its status and the headers in
+:data:`guardian.upstream.RELAYED_HEADERS`. A stream that breaks after its headers went out ends with an
+``event: error`` whose data is a problem document, since its status can no longer change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import structlog
+from fastapi import APIRouter, Depends, Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from alice.problem import problem_body
+from guardian.body import read_body
+from guardian.gateway import Gateway
+from guardian.policy import GuardRequest, Pipeline
+from guardian.upstream import Upstream, is_event_stream, relayed_headers
+
+log = structlog.get_logger("guardian.routes")
+
+router = APIRouter(tags=["gateway"])
+
+
+def get_gateway(request: Request) -> Gateway:
+    """The gateway the lifespan built."""
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def _target(request: Request) -> str:
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return request.url.path + (f"?{query}" if query else "")
+
+
+async def _relay(upstream: Upstream, response: httpx.Response, instance: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx.HTTPError as exc:
+        error = upstream.error_for(exc)
+        log.warning("upstream_stream_broken", error_type=type(exc).__name__)
+        problem = problem_body(error.status, error.code, error.title, error.detail, instance)
+        yield f"event: error\ndata: {json.dumps(problem)}\n\n".encode()
+    finally:
+        await response.aclose()
+
+
+async def _answer(upstream: Upstream, response: httpx.Response, instance: str) -> Response:
+    headers = relayed_headers(response)
+    if is_event_stream(response):
+        return StreamingResponse(
+            _relay(upstream, response, instance),
+            status_code=response.status_code,
+            headers=headers,
+            background=BackgroundTask(response.aclose),
+        )
+    content = await upstream.read(response)
+    return Response(content, status_code=response.status_code, headers=headers)
+
+
+async def _guard_and_forward(
+    request: Request, gateway: Gateway, pipeline: Pipeline, *, with_body: bool
+) -> Response:
+    guarded = GuardRequest(
+        method=request.method,
+        path=_target(request),
+        headers={k.lower(): v for k, v in request.headers.items()},
+    )
+    await pipeline.admit(guarded)
+    if with_body:
+        limit = gateway.settings.max_body_bytes
+        guarded.body = await read_body(request.stream(), request.headers.get("content-length"), limit)
+    await pipeline.inspect(guarded)
+    response = await gateway.upstream.open(guarded)
+    return await _answer(gateway.upstream, response, request.url.path)
+
+
+@router.post("/api/chat", response_model=None)
+async def chat(request: Request, gateway: GatewayDep) -> Response:
+    """Authenticate, validate and forward a chat request; streams when the orchestrator streams."""
+    return await _guard_and_forward(request, gateway, gateway.chat, with_body=True)
+
+
+@router.get("/api/status", response_model=None)
+async def status(request: Request, gateway: GatewayDep) -> Response:
+    """Authenticate and forward the orchestrator's status (no NLU or LLM behind it)."""
+    return await _guard_and_forward(request, gateway, gateway.status, with_body=False)

@@ -1,0 +1,48 @@
+"""Guardian settings (env prefix ``GUARDIAN_``); the shared secret is ``ALICE_INTERNAL_SECRET``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from alice.settings import SignedServiceSettings, default_data_dir
+from guardian.keys import KeyRecord, parse_inline_keys
+
+
+def _default_keys_file() -> Path:
+    return default_data_dir() / "keys.json"
+
+
+class GuardianSettings(SignedServiceSettings):
+    """Where the orchestrator is, the request limits, and where the API keys come from.
+
+    ``api_keys`` reads ``GUARDIAN_API_KEYS="<key>:<tenant>:<role>,..."`` and hashes the keys while the
+    settings load, so the plaintext never lives on the settings object (or in its repr).
+    """
+
+    # hide_input_in_errors: a rejected GUARDIAN_API_KEYS must not print the keys in the start-up error.
+    model_config = SettingsConfigDict(
+        env_prefix="GUARDIAN_", extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
+
+    port: int = Field(default=8787, ge=0, le=65535)
+    upstream_url: str = "http://127.0.0.1:8000"
+    upstream_timeout_s: float = Field(default=120.0, gt=0)
+    upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
+    upstream_max_connections: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=65536, ge=1)
+    max_message_chars: int = Field(default=4000, ge=1)
+    keys_file: Path = Field(default_factory=_default_keys_file)
+    keys_reload_interval_s: float = Field(default=1.0, ge=0)
+    api_keys: Annotated[tuple[KeyRecord, ...], NoDecode] = ()
+    retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the orchestrator is down")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _hash_inline_keys(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return parse_inline_keys(value)
+        return value

@@ -1,0 +1,19 @@
+"""The Swedish system prompts. Bump :data:`PROMPT_VERSION` when a prompt changes (it keys cached answers)."""
+
+from __future__ import annotations
+
+PROMPT_VERSION = "2025-01.1"
+
+SYSTEM_PROMPT = (
+    "Du är Alice, en hjälpsam, vänlig och saklig AI-assistent. "
+    "Svara alltid på svenska, även om frågan är på ett annat språk, om inte användaren ber om något annat. "
+    "Var tydlig och korrekt. Om du inte vet svaret, säg det ärligt i stället för att gissa. "
+    "Hitta aldrig på fakta, personuppgifter eller källor."
+)
+
+MICRO_SUFFIX = " Svara kort: en eller två meningar."
+
+
+def system_prompt(route: str) -> str:
+    """The system prompt for the route that answers (micro answers are kept short)."""
+    return SYSTEM_PROMPT + MICRO_SUFFIX if route == "micro" else SYSTEM_PROMPT

@@ -1,0 +1,57 @@
+"""The route policy: which path answers a message (DESIGN §1, step 3).
+
+Only ``micro`` and ``deep`` can answer today: tools and the planner come in later issues. The policy still
+decides what it *would* do and says honestly what it did instead in :attr:`RouteDecision.reason`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+Route = Literal["tool", "micro", "planner", "deep"]
+
+#: Routes that can answer in this build; the others fall back to the nearest one that can.
+AVAILABLE: Final[frozenset[str]] = frozenset({"micro", "deep"})
+FALLBACK: Final[dict[str, Route]] = {"tool": "micro", "planner": "deep"}
+
+MICRO_INTENTS: Final = frozenset({"greeting.hello", "smalltalk"})
+DEEP_INTENTS: Final = frozenset({"info.query"})
+_HINTS: Final[dict[str, Route]] = {"tool": "tool", "micro": "micro", "planner": "planner", "deep": "deep"}
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The route that answers, the one that was wanted, and why they differ (or agree)."""
+
+    route: Route
+    wanted: Route
+    reason: str
+
+
+def _wanted(intent: str | None, route_hint: str | None) -> tuple[Route, str]:
+    """What the NLU's answer asks for: its route hint, else a guess from the intent label."""
+    if intent is None:
+        return "deep", "nlu_unavailable"
+    hinted = _HINTS.get(route_hint or "")
+    if hinted is not None:
+        return hinted, f"hint_{hinted}"
+    if intent in MICRO_INTENTS:
+        return "micro", "intent_micro"
+    if intent in DEEP_INTENTS:
+        return "deep", "intent_deep"
+    return "deep", "intent_unknown"
+
+
+def choose_route(
+    intent: str | None, route_hint: str | None = None, force_route: Route | None = None
+) -> RouteDecision:
+    """Decide the route for a parsed message; ``force_route`` (from the request) wins over the NLU."""
+    if force_route is not None:
+        wanted, reason = force_route, "forced"
+    else:
+        wanted, reason = _wanted(intent, route_hint)
+    if wanted in AVAILABLE:
+        return RouteDecision(route=wanted, wanted=wanted, reason=reason)
+    fallback = FALLBACK[wanted]
+    return RouteDecision(route=fallback, wanted=wanted, reason=f"{reason}:{wanted}_unavailable")

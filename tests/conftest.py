@@ -1,0 +1,111 @@
+"""Session fixtures shared by integration and e2e tests. Everything here is a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from procs import REPO, free_port
+
+TEST_MODEL = "smollm2:135m"
+TEST_SECRET = "e2e-internal-secret-0123456789abcdef"
+
+
+@dataclass
+class Mesh:
+    """A mesh started by the real ``alice up`` command."""
+
+    url: str
+    key: str
+    home: Path
+    ports: dict[str, int]
+    secret: str
+    popen: subprocess.Popen[bytes]
+
+    def log(self, service: str) -> str:
+        path = self.home / "logs" / f"{service}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def service_url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """``alice up`` on free ports with the small test model; stopped with SIGTERM at the end."""
+    home = tmp_path_factory.mktemp("alice-home")
+    ports = {name: free_port() for name in ("caddy", "caddy_admin", "guardian", "orchestrator", "nlu",
+                                             "modelserver", "redis")}
+    models_dir = os.environ.get("ALICE_MODELS_DIR") or str(Path.home() / ".alice" / "models")
+    env = {
+        **os.environ,
+        "ALICE_HOME": str(home),
+        "ALICE_MODELS_DIR": models_dir,
+        "ALICE_MODEL": TEST_MODEL,
+        "ALICE_INTERNAL_SECRET": TEST_SECRET,
+        "ALICE_CADDY_PORT": str(ports["caddy"]),
+        "ALICE_CADDY_ADMIN_PORT": str(ports["caddy_admin"]),
+        "GUARDIAN_PORT": str(ports["guardian"]),
+        "ORCHESTRATOR_PORT": str(ports["orchestrator"]),
+        "NLU_PORT": str(ports["nlu"]),
+        "MODELSERVER_PORT": str(ports["modelserver"]),
+        "ALICE_REDIS_PORT": str(ports["redis"]),
+    }
+    for var in ("REDIS_URL", "OLLAMA_HOST", "GUARDIAN_KEYS_FILE"):
+        env.pop(var, None)
+    out = (home / "alice-up.log").open("wb")
+    popen = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "alice.cli", "up", "--no-pull"], env=env, cwd=REPO, stdout=out,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{ports['caddy']}"
+    deadline = time.monotonic() + 240
+    key = ""
+    while True:
+        if popen.poll() is not None:
+            raise RuntimeError("alice up exited:\n" + (home / "alice-up.log").read_text()[-4000:])
+        key_file = home / "dev_api_key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+            try:
+                r = httpx.get(url + "/api/status", headers={"Authorization": f"Bearer {key}"}, timeout=2)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+        if time.monotonic() > deadline:
+            popen.kill()
+            raise RuntimeError("mesh not up in time:\n" + (home / "alice-up.log").read_text()[-4000:])
+        time.sleep(0.5)
+    yield Mesh(url=url, key=key, home=home, ports=ports, secret=TEST_SECRET, popen=popen)
+    popen.send_signal(signal.SIGTERM)
+    try:
+        popen.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(popen.pid, signal.SIGKILL)
+        raise
+    leftovers = _processes_with_home(home)
+    for proc in leftovers:
+        proc.kill()
+    assert not leftovers, f"alice up left orphans: {[p.info for p in leftovers]}"
+
+
+def _processes_with_home(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            if proc.environ().get("ALICE_HOME") == str(home):
+                found.append(proc)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found

@@ -1,0 +1,132 @@
+"""Through Caddy, the way a user calls Alice: a real mesh started by ``alice up`` with a real GGUF model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+
+from alice.signing import Claims, sign_request
+
+pytestmark = [pytest.mark.e2e, pytest.mark.llm]
+
+SERVICES = ("guardian", "orchestrator", "nlu", "modelserver")
+
+
+def auth(mesh) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mesh.key}"}
+
+
+def test_chat_through_caddy(mesh):
+    rid = f"e2e-{uuid.uuid4().hex}"
+    r = httpx.post(mesh.url + "/api/chat", json={"message": "Hej Alice! Vad kan du hjälpa mig med?"},
+                   headers={**auth(mesh), "X-Request-ID": rid}, timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["response"].strip()
+    assert body["model"] == "smollm2:135m"
+    assert body["route"] in {"tool", "micro", "planner", "deep"}
+    assert body["intent"] == "greeting.hello"
+    assert body["request_id"] == rid and r.headers["x-request-id"] == rid
+    assert r.headers["x-route"] == body["route"]
+    assert {"hit", "tier", "kind"} <= body["cache"].keys()
+
+
+def test_request_id_in_every_service_log(mesh):
+    rid = f"trace-{uuid.uuid4().hex}"
+    r = httpx.post(mesh.url + "/api/chat", json={"message": "Vad är klockan?"},
+                   headers={**auth(mesh), "X-Request-ID": rid}, timeout=120)
+    assert r.status_code == 200, r.text
+    time.sleep(0.5)
+    for service in SERVICES:
+        lines = [json.loads(line) for line in mesh.log(service).splitlines() if rid in line]
+        assert lines, f"request id missing from the {service} log"
+        assert all(line.get("request_id") == rid for line in lines if "request_id" in line)
+    assert rid in mesh.log("caddy"), "request id missing from Caddy's access log"
+
+
+def test_streaming_arrives_in_several_chunks(mesh):
+    events: list[tuple[str, str]] = []
+    arrivals: list[float] = []
+    with httpx.stream("POST", mesh.url + "/api/chat", json={"message": "Berätta om Stockholm.", "stream": True},
+                      headers=auth(mesh), timeout=120) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        event = "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((event, line[5:].strip()))
+                arrivals.append(time.monotonic())
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "meta" and kinds[-1] == "done"
+    deltas = [json.loads(d)["content"] for e, d in events if e == "delta"]
+    assert len(deltas) >= 3
+    done = json.loads(events[-1][1])
+    assert done["response"] == "".join(deltas)
+    assert arrivals[-1] - arrivals[1] > 0, "deltas arrived all at once"
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer alice_nope_notakey"}, {"Authorization": "Basic x"}])
+def test_missing_or_wrong_key_is_401(mesh, headers):
+    r = httpx.post(mesh.url + "/api/chat", json={"message": "hej"}, headers=headers, timeout=10)
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "unauthenticated"
+
+
+def test_malformed_json_is_422(mesh):
+    r = httpx.post(mesh.url + "/api/chat", content=b'{"message": "hej"', headers={
+        **auth(mesh), "Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 422 and "Traceback" not in r.text
+
+
+def test_missing_message_is_422(mesh):
+    r = httpx.post(mesh.url + "/api/chat", json={"session_id": "x"}, headers=auth(mesh), timeout=10)
+    assert r.status_code == 422 and "message" in r.json()["detail"]
+
+
+def test_body_over_limit_is_413(mesh):
+    r = httpx.post(mesh.url + "/api/chat", json={"message": "a" * 200_000}, headers=auth(mesh), timeout=10)
+    assert r.status_code == 413
+    assert r.json()["code"] == "payload_too_large"
+
+
+def test_direct_unsigned_call_to_orchestrator_refused(mesh):
+    r = httpx.post(mesh.service_url("orchestrator") + "/api/chat", json={"message": "hej"}, timeout=10)
+    assert r.status_code == 403
+    assert r.json()["code"] == "invalid_signature"
+
+
+def test_replayed_signed_call_refused(mesh):
+    headers = sign_request(mesh.secret.encode(), "GET", "/api/status", b"", Claims("dev", "admin", "replay"))
+    url = mesh.service_url("orchestrator") + "/api/status"
+    first = httpx.get(url, headers=headers, timeout=10)
+    assert first.status_code == 200, first.text
+    second = httpx.get(url, headers=headers, timeout=10)
+    assert second.status_code == 403 and second.json()["code"] == "invalid_signature"
+
+
+def test_every_metrics_endpoint_passes_promtool(mesh):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is required (apt-get install prometheus)"
+    for service in SERVICES:
+        text = httpx.get(mesh.service_url(service) + "/metrics", timeout=10).text
+        assert "alice_http_requests_total" in text
+        proc = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True)
+        assert proc.returncode == 0, f"{service}: {proc.stdout.decode()} {proc.stderr.decode()}"
+
+
+def test_health_and_ready_everywhere(mesh):
+    for service in SERVICES:
+        assert httpx.get(mesh.service_url(service) + "/health", timeout=5).json()["status"] == "ok"
+        assert httpx.get(mesh.service_url(service) + "/ready", timeout=10).status_code == 200
