@@ -44,8 +44,10 @@ class Mesh:
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     """``alice up`` on free ports with the small test model; stopped with SIGTERM at the end."""
     home = tmp_path_factory.mktemp("alice-home")
-    ports = {name: free_port() for name in ("caddy", "caddy_admin", "guardian", "orchestrator", "nlu",
-                                             "modelserver", "redis")}
+    ports = {
+        name: free_port()
+        for name in ("caddy", "caddy_admin", "guardian", "orchestrator", "nlu", "modelserver", "redis")
+    }
     models_dir = os.environ.get("ALICE_MODELS_DIR") or str(Path.home() / ".alice" / "models")
     env = {
         **os.environ,
@@ -65,8 +67,12 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         env.pop(var, None)
     out = (home / "alice-up.log").open("wb")
     popen = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "alice.cli", "up", "--no-pull"], env=env, cwd=REPO, stdout=out,
-        stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "alice.cli", "up", "--no-pull"],
+        env=env,
+        cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{ports['caddy']}"
     deadline = time.monotonic() + 240

@@ -62,7 +62,9 @@ def start(name: str, cmd: Sequence[str], port: int, log_dir: Path, env: dict[str
     popen = subprocess.Popen(  # noqa: S603
         list(cmd), stdout=fh, stderr=subprocess.STDOUT, env=full_env, cwd=REPO, start_new_session=True
     )
-    return Proc(name=name, popen=popen, log_path=log_path, port=port, url=f"http://127.0.0.1:{port}", env=env or {})
+    return Proc(
+        name=name, popen=popen, log_path=log_path, port=port, url=f"http://127.0.0.1:{port}", env=env or {}
+    )
 
 
 def wait_http(proc: Proc, path: str = "/health", timeout_s: float = 60.0, expect: int = 200) -> None:
@@ -79,13 +81,17 @@ def wait_http(proc: Proc, path: str = "/health", timeout_s: float = 60.0, expect
         except httpx.HTTPError as exc:
             last = type(exc).__name__
         time.sleep(0.2)
-    raise RuntimeError(f"{proc.name} not answering {path} within {timeout_s}s (last: {last}):\n{proc.log_text()[-3000:]}")
+    raise RuntimeError(
+        f"{proc.name} not answering {path} within {timeout_s}s (last: {last}):\n{proc.log_text()[-3000:]}"
+    )
 
 
 def start_redis(log_dir: Path) -> Proc:
     exe = shutil.which("redis-server")
     if exe is None:
-        raise RuntimeError("redis-server is not installed (apt-get install redis-server); tests need a real Redis")
+        raise RuntimeError(
+            "redis-server is not installed (apt-get install redis-server); tests need a real Redis"
+        )
     port = free_port()
     proc = start(
         "redis",
@@ -111,8 +117,20 @@ def start_service(
 ) -> Proc:
     """``uvicorn <app> --factory`` on a free port, waited on until ``/health`` answers."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-           "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = start(name, cmd, port, log_dir, env)
     wait_http(proc, "/health", ready_timeout_s)
     return proc

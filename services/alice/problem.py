@@ -32,9 +32,7 @@ _HTTP_CODES = {
 }
 
 
-def problem_body(
-    status: int, code: str, title: str, detail: str, instance: str, **extra: Any
-) -> dict[str, Any]:
+def problem_body(status: int, code: str, title: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
     """The problem+json document Alice returns for every error."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -96,9 +94,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
         detail, errors = _validation_detail(exc)
-        return problem_response(
-            422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors
-        )
+        return problem_response(422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101

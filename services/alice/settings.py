@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 S = TypeVar("S", bound="ServiceSettings")
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "please-change-me"})
-DEV_INTERNAL_SECRET = "alice-dev-internal-secret-not-for-production"
+DEV_INTERNAL_SECRET = "alice-dev-internal-secret-not-for-production"  # noqa: S105 - dev default, alice up overrides
 
 
 class ServiceSettings(BaseSettings):

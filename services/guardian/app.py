@@ -22,9 +22,7 @@ log = structlog.get_logger("guardian.app")
 
 
 def _key_store(settings: GuardianSettings) -> KeyStore:
-    store = KeyStore(
-        settings.keys_file, inline=settings.api_keys, reload_interval_s=settings.keys_reload_interval_s
-    )
+    store = KeyStore(settings.keys_file, inline=settings.api_keys, reload_interval_s=settings.keys_reload_interval_s)
     store.load()  # a corrupt key file stops start-up (ConfigError) rather than locking everyone out later
     return store
 

@@ -12,8 +12,9 @@ the hashes are compared with :func:`hmac.compare_digest`, so timing reveals noth
 
 The key file is JSON, ``{"keys": [{"id", "hash", "tenant", "role", "created_at", "revoked_at"}]}``, written
 atomically (a temporary file in the same directory, then ``os.replace``) with mode 0600. The guardian
-re-reads it when it changes (checked at most once per ``reload_interval_s``), so ``alice keys revoke`` takes
-effect within a second without a restart.
+re-reads it when it changes (checked at most once per ``reload_interval_s``, and at once for an unknown key
+id), so a key from ``alice keys create`` works at once and ``alice keys revoke`` takes effect within a second,
+without a restart.
 
 Keys from the environment (``GUARDIAN_API_KEYS="<key>:<tenant>:<role>,..."``, for compose and CI) are
 hashed by :func:`parse_inline_keys` as they are read; they authenticate like file keys and are revoked by
@@ -25,6 +26,7 @@ Nothing here imports FastAPI: ``alice keys create|list|revoke`` uses these funct
 from __future__ import annotations
 
 import builtins
+import fcntl
 import hashlib
 import hmac
 import json
@@ -34,11 +36,14 @@ import secrets
 import string
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+import structlog
 
 from alice.errors import ConfigError
 
@@ -51,6 +56,8 @@ MIN_SECRET_CHARS = 32
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _KEY_RE = re.compile(r"^alice_(?P<id>[a-z0-9]{8})_(?P<secret>[A-Za-z0-9_\-]{32,256})$")
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+
+log = structlog.get_logger("guardian.keys")
 
 _DUMMY_HASH = "0" * 64
 
@@ -188,7 +195,7 @@ def read_key_file(path: Path) -> list[KeyRecord]:
 
 def write_key_file(path: Path, records: Iterable[KeyRecord]) -> None:
     """Write ``records`` atomically (temporary file + ``os.replace``), readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = json.dumps({"keys": [asdict(r) for r in records]}, indent=2, ensure_ascii=False) + "\n"
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -201,6 +208,18 @@ def write_key_file(path: Path, records: Iterable[KeyRecord]) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock for read-modify-write of ``path`` (readers never need it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 FileStamp = tuple[int, int, int]
@@ -219,8 +238,10 @@ class KeyStore:
 
     ``create``, ``list`` and ``revoke`` are for the CLI and always work on the file as it is on disk.
     ``authenticate``/``check`` serve the guardian from memory and stat the file at most once per
-    ``reload_interval_s``; a changed file (mtime, size or inode) is re-read. A file that turns invalid
-    while the guardian runs keeps the last good keys (and ``last_error`` says why).
+    ``reload_interval_s`` (plus once for an unknown key id, so a new key works at once); a changed file
+    (mtime, size or inode) is re-read. A file that turns invalid while the guardian runs keeps the last
+    good keys (``last_error`` says why, logged once). ``create`` and ``revoke`` hold an exclusive lock on
+    ``<file>.lock`` so two CLI calls at once cannot lose each other's change.
     """
 
     def __init__(
@@ -248,10 +269,11 @@ class KeyStore:
         self._checked_at = self._clock()
         self.last_error = None
 
-    def refresh(self) -> bool:
-        """Re-read the file if it changed and the interval has passed; True when it was re-read."""
+    def refresh(self, *, force: bool = False) -> bool:
+        """Re-read the file if it changed (and the interval has passed, unless ``force``); True if re-read."""
         now = self._clock()
-        if self._checked_at is not None and now - self._checked_at < self.reload_interval_s:
+        recent = self._checked_at is not None and now - self._checked_at < self.reload_interval_s
+        if recent and not force:
             return False
         self._checked_at = now
         stamp = _stamp(self.path)
@@ -260,6 +282,8 @@ class KeyStore:
         try:
             self._records = {r.id: r for r in read_key_file(self.path)}
         except KeyFileError as exc:
+            if self.last_error != str(exc):
+                log.error("keys_file_invalid", error=str(exc), kept=len(self._records))
             self.last_error = str(exc)
             return False
         self._stamp = stamp
@@ -269,6 +293,14 @@ class KeyStore:
     def check(self, presented: str | None) -> AuthResult:
         """Authenticate ``presented`` and say why it failed when it did."""
         self.refresh()
+        result = self._verify(presented)
+        # A key created a moment ago should work at once: an unknown id costs one extra stat, and the
+        # file is re-read only when it actually changed.
+        if result.reason == "unknown_id" and self.refresh(force=True):
+            result = self._verify(presented)
+        return result
+
+    def _verify(self, presented: str | None) -> AuthResult:
         key_id = parse_key_id(presented or "")
         records = self._inline if key_id in self._inline else self._records
         return verify(records, presented)
@@ -280,13 +312,14 @@ class KeyStore:
     def create(self, tenant: str, role: str = "user") -> tuple[str, KeyRecord]:
         """Add a key; returns ``(plaintext, record)``. Show the plaintext once: it is not stored."""
         _check_tenant_role(tenant, role)
-        records = read_key_file(self.path)
-        taken = {r.id for r in records} | set(self._inline)
-        key_id, key = generate_key()
-        while key_id in taken:
+        with _locked(self.path):
+            records = read_key_file(self.path)
+            taken = {r.id for r in records} | set(self._inline)
             key_id, key = generate_key()
-        record = KeyRecord(key_id, hash_key(key), tenant, role, created_at=_now_iso())
-        write_key_file(self.path, [*records, record])
+            while key_id in taken:
+                key_id, key = generate_key()
+            record = KeyRecord(key_id, hash_key(key), tenant, role, created_at=_now_iso())
+            write_key_file(self.path, [*records, record])
         return key, record
 
     def list(self) -> builtins.list[KeyRecord]:
@@ -295,12 +328,13 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> KeyRecord | None:
         """Mark ``key_id`` revoked (idempotent); None when there is no such key in the file."""
-        records = read_key_file(self.path)
-        found: KeyRecord | None = None
-        for index, record in enumerate(records):
-            if record.id == key_id:
-                found = record if record.revoked_at else replace(record, revoked_at=_now_iso())
-                records[index] = found
-        if found is not None:
-            write_key_file(self.path, records)
+        with _locked(self.path):
+            records = read_key_file(self.path)
+            found: KeyRecord | None = None
+            for index, record in enumerate(records):
+                if record.id == key_id:
+                    found = record if record.revoked_at else replace(record, revoked_at=_now_iso())
+                    records[index] = found
+            if found is not None:
+                write_key_file(self.path, records)
         return found

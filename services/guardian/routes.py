@@ -16,8 +16,8 @@ from typing import Annotated
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, Request
-from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from alice.problem import problem_body
 from guardian.body import read_body
@@ -57,22 +57,36 @@ async def _relay(upstream: Upstream, response: httpx.Response, instance: str) ->
         await response.aclose()
 
 
-async def _answer(upstream: Upstream, response: httpx.Response, instance: str) -> Response:
-    headers = relayed_headers(response)
-    if is_event_stream(response):
-        return StreamingResponse(
+class RelayResponse(StreamingResponse):
+    """A streamed answer that always closes the orchestrator's response, however the stream ends.
+
+    Starlette cancels the body iterator when the client disconnects (or raises ``ClientDisconnect``
+    without running background tasks on ASGI 2.4 servers), so the close lives here, outside both.
+    """
+
+    def __init__(self, upstream: Upstream, response: httpx.Response, instance: str) -> None:
+        super().__init__(
             _relay(upstream, response, instance),
             status_code=response.status_code,
-            headers=headers,
-            background=BackgroundTask(response.aclose),
+            headers=relayed_headers(response),
         )
+        self.upstream_response = response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.upstream_response.aclose()
+
+
+async def _answer(upstream: Upstream, response: httpx.Response, instance: str) -> Response:
+    if is_event_stream(response):
+        return RelayResponse(upstream, response, instance)
     content = await upstream.read(response)
-    return Response(content, status_code=response.status_code, headers=headers)
+    return Response(content, status_code=response.status_code, headers=relayed_headers(response))
 
 
-async def _guard_and_forward(
-    request: Request, gateway: Gateway, pipeline: Pipeline, *, with_body: bool
-) -> Response:
+async def _guard_and_forward(request: Request, gateway: Gateway, pipeline: Pipeline, *, with_body: bool) -> Response:
     guarded = GuardRequest(
         method=request.method,
         path=_target(request),

@@ -43,9 +43,7 @@ def _wanted(intent: str | None, route_hint: str | None) -> tuple[Route, str]:
     return "deep", "intent_unknown"
 
 
-def choose_route(
-    intent: str | None, route_hint: str | None = None, force_route: Route | None = None
-) -> RouteDecision:
+def choose_route(intent: str | None, route_hint: str | None = None, force_route: Route | None = None) -> RouteDecision:
     """Decide the route for a parsed message; ``force_route`` (from the request) wins over the NLU."""
     if force_route is not None:
         wanted, reason = force_route, "forced"

@@ -32,7 +32,3 @@ class OrchestratorSettings(SignedServiceSettings):
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
     num_predict_deep: int = Field(default=512, ge=1, le=32768)
     llm_retry_after_s: float = Field(default=5.0, gt=0)
-
-    def num_predict(self, route: str) -> int:
-        """The generation budget (tokens) of the route that answers."""
-        return self.num_predict_micro if route == "micro" else self.num_predict_deep

@@ -24,8 +24,12 @@ def auth(mesh) -> dict[str, str]:
 
 def test_chat_through_caddy(mesh):
     rid = f"e2e-{uuid.uuid4().hex}"
-    r = httpx.post(mesh.url + "/api/chat", json={"message": "Hej Alice! Vad kan du hjälpa mig med?"},
-                   headers={**auth(mesh), "X-Request-ID": rid}, timeout=120)
+    r = httpx.post(
+        mesh.url + "/api/chat",
+        json={"message": "Hej Alice! Vad kan du hjälpa mig med?"},
+        headers={**auth(mesh), "X-Request-ID": rid},
+        timeout=120,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["response"].strip()
@@ -39,8 +43,12 @@ def test_chat_through_caddy(mesh):
 
 def test_request_id_in_every_service_log(mesh):
     rid = f"trace-{uuid.uuid4().hex}"
-    r = httpx.post(mesh.url + "/api/chat", json={"message": "Vad är klockan?"},
-                   headers={**auth(mesh), "X-Request-ID": rid}, timeout=120)
+    r = httpx.post(
+        mesh.url + "/api/chat",
+        json={"message": "Vad är klockan?"},
+        headers={**auth(mesh), "X-Request-ID": rid},
+        timeout=120,
+    )
     assert r.status_code == 200, r.text
     time.sleep(0.5)
     for service in SERVICES:
@@ -53,8 +61,13 @@ def test_request_id_in_every_service_log(mesh):
 def test_streaming_arrives_in_several_chunks(mesh):
     events: list[tuple[str, str]] = []
     arrivals: list[float] = []
-    with httpx.stream("POST", mesh.url + "/api/chat", json={"message": "Berätta om Stockholm.", "stream": True},
-                      headers=auth(mesh), timeout=120) as r:
+    with httpx.stream(
+        "POST",
+        mesh.url + "/api/chat",
+        json={"message": "Berätta om Stockholm.", "stream": True},
+        headers=auth(mesh),
+        timeout=120,
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         event = "message"
@@ -73,7 +86,9 @@ def test_streaming_arrives_in_several_chunks(mesh):
     assert arrivals[-1] - arrivals[1] > 0, "deltas arrived all at once"
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer alice_nope_notakey"}, {"Authorization": "Basic x"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer alice_nope_notakey"}, {"Authorization": "Basic x"}]
+)
 def test_missing_or_wrong_key_is_401(mesh, headers):
     r = httpx.post(mesh.url + "/api/chat", json={"message": "hej"}, headers=headers, timeout=10)
     assert r.status_code == 401
@@ -82,8 +97,12 @@ def test_missing_or_wrong_key_is_401(mesh, headers):
 
 
 def test_malformed_json_is_422(mesh):
-    r = httpx.post(mesh.url + "/api/chat", content=b'{"message": "hej"', headers={
-        **auth(mesh), "Content-Type": "application/json"}, timeout=10)
+    r = httpx.post(
+        mesh.url + "/api/chat",
+        content=b'{"message": "hej"',
+        headers={**auth(mesh), "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()

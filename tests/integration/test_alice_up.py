@@ -12,8 +12,14 @@ from procs import REPO
 
 def run_up(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "ALICE_HOME": str(tmp_path), **env}
-    return subprocess.run([sys.executable, "-m", "alice.cli", "up", "--no-pull"], env=full, cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "alice.cli", "up", "--no-pull"],
+        env=full,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_taken_port_is_a_clear_error(tmp_path):
@@ -28,16 +34,30 @@ def test_taken_port_is_a_clear_error(tmp_path):
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    result = run_up(tmp_path, ALICE_MODELS_DIR=str(tmp_path / "empty"), ALICE_MODEL="smollm2:135m",
-                    GUARDIAN_PORT="0", ORCHESTRATOR_PORT="0", NLU_PORT="0", MODELSERVER_PORT="0",
-                    ALICE_CADDY_PORT="0", ALICE_CADDY_ADMIN_PORT="0", ALICE_REDIS_PORT="0")
+    result = run_up(
+        tmp_path,
+        ALICE_MODELS_DIR=str(tmp_path / "empty"),
+        ALICE_MODEL="smollm2:135m",
+        GUARDIAN_PORT="0",
+        ORCHESTRATOR_PORT="0",
+        NLU_PORT="0",
+        MODELSERVER_PORT="0",
+        ALICE_CADDY_PORT="0",
+        ALICE_CADDY_ADMIN_PORT="0",
+        ALICE_REDIS_PORT="0",
+    )
     assert result.returncode == 2
     assert "alice models pull smollm2:135m" in result.stderr
 
 
 def test_bad_fibonacci_env_is_a_clear_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "uvicorn", "nlu.app:create_app", "--factory", "--port", "0"],
-                            env={**os.environ, "FIB_CACHE_TTLS_H": "1,2,banana"}, cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "nlu.app:create_app", "--factory", "--port", "0"],
+        env={**os.environ, "FIB_CACHE_TTLS_H": "1,2,banana"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "FIB_CACHE_TTLS_H" in result.stderr

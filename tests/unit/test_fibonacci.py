@@ -15,7 +15,13 @@ def test_sequence_and_ratio():
 
 
 def test_routing_weights():
-    assert [fib.get_fibonacci_weight(r) for r in ("micro", "planner", "deep", "hybrid", "massive")] == [1, 2, 3, 5, 55]
+    assert [fib.get_fibonacci_weight(r) for r in ("micro", "planner", "deep", "hybrid", "massive")] == [
+        1,
+        2,
+        3,
+        5,
+        55,
+    ]
     with pytest.raises(ValueError, match="unknown route"):
         fib.get_fibonacci_weight("nope")
 

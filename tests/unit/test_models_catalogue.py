@@ -32,8 +32,17 @@ def test_verify_refuses_corrupt_file(tmp_path):
 
 
 def test_pull_mismatch_leaves_nothing_ready(tmp_path, monkeypatch):
-    spec = models.ModelSpec(name="t:1", slug="t-1", packages=("p==1",), sha256="0" * 64, size=None,
-                            family="x", parameter_size="1", quantization="q", license="MIT")
+    spec = models.ModelSpec(
+        name="t:1",
+        slug="t-1",
+        packages=("p==1",),
+        sha256="0" * 64,
+        size=None,
+        family="x",
+        parameter_size="1",
+        quantization="q",
+        license="MIT",
+    )
     monkeypatch.setitem(models.CATALOGUE, "t:1", spec)
 
     def fake_download(requirement, into):

@@ -1,5 +1,5 @@
+import httpx
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from alice.errors import (
@@ -35,8 +35,14 @@ def make_app() -> FastAPI:
     return app
 
 
-def test_validation_error_is_problem_json():
-    r = TestClient(make_app()).post("/echo", content=b"{not json", headers={"content-type": "application/json"})
+def client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=make_app(), raise_app_exceptions=False), base_url="http://t"
+    )
+
+
+async def test_validation_error_is_problem_json():
+    r = await client().post("/echo", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()
@@ -44,20 +50,20 @@ def test_validation_error_is_problem_json():
     assert body["code"] == "validation_failed"
 
 
-def test_service_error_has_retry_after():
-    r = TestClient(make_app()).get("/down")
+async def test_service_error_has_retry_after():
+    r = await client().get("/down")
     assert r.status_code == 503 and r.headers["retry-after"] == "3"
     assert r.json()["detail"] == "Språkmodellen är inte tillgänglig"
 
 
-def test_unexpected_error_hides_internals():
-    r = TestClient(make_app(), raise_server_exceptions=False).get("/boom")
+async def test_unexpected_error_hides_internals():
+    r = await client().get("/boom")
     assert r.status_code == 500
     assert "passwd" not in r.text and "Traceback" not in r.text
 
 
-def test_404_is_problem_json():
-    r = TestClient(make_app()).get("/nope")
+async def test_404_is_problem_json():
+    r = await client().get("/nope")
     assert r.status_code == 404 and r.json()["code"] == "not_found"
 
 

@@ -69,8 +69,10 @@ def models_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     typer.echo(f"{'NAME':<22}{'PARAMS':<8}{'QUANT':<8}{'PULLED':<8}PATH")
     for r in rows:
         mark = "*" if r["default"] else " "
-        typer.echo(f"{r['name']!s:<21}{mark}{r['parameters']!s:<8}{r['quantization']!s:<8}"
-                   f"{'yes' if r['pulled'] else 'no':<8}{r['path']}")
+        typer.echo(
+            f"{r['name']!s:<21}{mark}{r['parameters']!s:<8}{r['quantization']!s:<8}"
+            f"{'yes' if r['pulled'] else 'no':<8}{r['path']}"
+        )
 
 
 # -- keys -----------------------------------------------------------------------------------------------------
@@ -134,9 +136,9 @@ def up(
     pull: Annotated[bool, typer.Option(help="pull the model first if it is missing")] = True,
 ) -> None:
     """Start the whole mesh locally and keep it running until Ctrl-C / SIGTERM."""
-    from alice.cli.mesh import Mesh, MeshPlan
-
     import shutil
+
+    from alice.cli.mesh import Mesh, MeshPlan
 
     home = home_dir()
     use_caddy = caddy and shutil.which("caddy") is not None
@@ -166,8 +168,9 @@ def up(
         while not stop["flag"]:
             dead = mesh.first_exited()
             if dead is not None:
-                raise ConfigError(f"{dead.name} stopped unexpectedly (code {dead.popen.returncode}); "
-                                  f"see {dead.log_path}")
+                raise ConfigError(
+                    f"{dead.name} stopped unexpectedly (code {dead.popen.returncode}); see {dead.log_path}"
+                )
             time.sleep(0.5)
         _err("stopping…")
     finally:
@@ -183,7 +186,7 @@ def _print_banner(url: str, key: str, log_dir: Path) -> None:
     _err("  try:")
     _err(f"    curl -s {url}/api/chat -H 'Authorization: Bearer {key}' \\")
     _err("      -H 'Content-Type: application/json' -d '{\"message\":\"Hej Alice! Vad kan du hjälpa mig med?\"}'")
-    _err("  or: alice chat \"Hej Alice!\"")
+    _err('  or: alice chat "Hej Alice!"')
     _err("Ctrl-C stops everything.")
 
 

@@ -62,8 +62,15 @@ async def _load(url: str, headers_for: Callable[[], dict[str, str]], n: int, con
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - start
     latencies.sort()
-    return {"p50_ms": _pct(latencies, 0.50), "p95_ms": _pct(latencies, 0.95), "p99_ms": _pct(latencies, 0.99),
-            "mean_ms": round(statistics.fmean(latencies), 3), "rps": round(n / wall, 1), "errors": errors, "n": n}
+    return {
+        "p50_ms": _pct(latencies, 0.50),
+        "p95_ms": _pct(latencies, 0.95),
+        "p99_ms": _pct(latencies, 0.99),
+        "mean_ms": round(statistics.fmean(latencies), 3),
+        "rps": round(n / wall, 1),
+        "errors": errors,
+        "n": n,
+    }
 
 
 def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
@@ -99,9 +106,15 @@ def run_bench_mesh(n: int, levels: list[int]) -> dict[str, Any]:
             rss_after = _rss_mb(mesh.pids())
         finally:
             mesh.stop()
-    return {"bench": "mesh", "request": "GET /api/status (signed, no NLU, no LLM)", "client": "httpx",
-            "requests_per_point": n, "results": results, "hop_cost": _hop_costs(results, levels),
-            "rss_mb": {"idle": rss_idle, "after": rss_after}}
+    return {
+        "bench": "mesh",
+        "request": "GET /api/status (signed, no NLU, no LLM)",
+        "client": "httpx",
+        "requests_per_point": n,
+        "results": results,
+        "hop_cost": _hop_costs(results, levels),
+        "rss_mb": {"idle": rss_idle, "after": rss_after},
+    }
 
 
 def _measure(plan: MeshPlan, key: str, n: int, levels: list[int]) -> dict[str, dict[str, Any]]:

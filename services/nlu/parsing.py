@@ -1,0 +1,47 @@
+"""Text in, parse results out: classification, entities and route hint (no FastAPI here)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nlu.classifier import IntentModel, Prediction
+from nlu.entities import extract_entities
+from nlu.intents import route_hint
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """Everything the service answers for one text."""
+
+    prediction: Prediction
+    entities: list[dict[str, Any]]
+    route_hint: str
+    embedding: list[float]
+
+
+@dataclass(frozen=True)
+class ParseBatch:
+    results: list[ParseResult]
+    embed_ms: float
+    classify_ms: float
+    total_ms: float
+
+
+def parse_texts(model: IntentModel, texts: Sequence[str]) -> ParseBatch:
+    """Classify and extract entities for ``texts`` (blocking: call it from a worker thread)."""
+    start = time.perf_counter()
+    classified = model.classify(texts)
+    results = [
+        ParseResult(
+            prediction=prediction,
+            entities=extract_entities(text),
+            route_hint=route_hint(prediction.label, prediction.accepted),
+            embedding=[round(float(v), 6) for v in vector],
+        )
+        for text, prediction, vector in zip(texts, classified.predictions, classified.embeddings, strict=True)
+    ]
+    total_ms = (time.perf_counter() - start) * 1000
+    return ParseBatch(results, classified.embed_ms, classified.classify_ms, total_ms)

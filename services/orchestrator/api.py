@@ -1,0 +1,82 @@
+"""The orchestrator's HTTP routes: parse → call the chat service → respond. Nothing else lives here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from alice import __version__
+from alice.errors import ServiceError
+from alice.problem import problem_body
+from orchestrator import sse
+from orchestrator.chat import Event
+from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, SettingsDep
+from orchestrator.schemas import ChatRequest, ChatResponse, StatusResponse
+
+log = structlog.get_logger("orchestrator.api")
+
+router = APIRouter()
+
+_CHAT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ChatRequest.model_json_schema()}},
+    }
+}
+
+
+def _route_headers(route: str, intent: str | None) -> dict[str, str]:
+    return {"X-Route": route, "X-Intent": intent or "none", "X-Cache": "miss"}
+
+
+async def frame_events(events: AsyncIterator[Event], instance: str) -> AsyncIterator[bytes]:
+    """SSE bytes for the chat events; a failure mid-stream becomes an ``error`` event with a problem body."""
+    try:
+        async for name, payload in events:
+            yield sse.json_event(name, payload)
+    except ServiceError as exc:
+        yield sse.json_event("error", problem_body(exc.status, exc.code, exc.title, exc.detail, instance))
+    except Exception as exc:  # noqa: BLE001 - the status line is sent; the client still gets a problem
+        log.error("stream_failed", error_type=type(exc).__name__, exc_info=exc)
+        body = problem_body(500, "internal_error", "Internal error", "An unexpected error occurred.", instance)
+        yield sse.json_event("error", body)
+
+
+@router.post("/api/chat", response_model=ChatResponse, openapi_extra=_CHAT_BODY, tags=["chat"])
+async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, service: ChatServiceDep) -> Response:
+    """Answer a message (server-sent events with ``"stream": true``)."""
+    structlog.contextvars.bind_contextvars(tenant=claims.tenant, stream=body.stream)
+    if body.stream:
+        opened = await service.open_stream(body)
+        headers: dict[str, Any] = {
+            **sse.HEADERS,
+            **_route_headers(opened.meta["route"], opened.meta["intent"]),
+        }
+        return StreamingResponse(
+            frame_events(opened.events, request.url.path), media_type=sse.MEDIA_TYPE, headers=headers
+        )
+    answer = await service.answer(body)
+    return JSONResponse(answer.model_dump(mode="json"), headers=_route_headers(answer.route, answer.intent))
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request, claims: ClaimsDep) -> JSONResponse:
+    """The OpenAPI schema, for signed callers only (every route but the ops ones needs the signature)."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/api/status", response_model=StatusResponse, tags=["ops"])
+async def status(claims: ClaimsDep, settings: SettingsDep) -> StatusResponse:
+    """Answer without the NLU or the LLM: what ``alice bench mesh`` measures per hop."""
+    return StatusResponse(
+        service="orchestrator",
+        version=__version__,
+        model=settings.model,
+        time=datetime.now(UTC).isoformat(),
+        tenant=claims.tenant,
+    )

@@ -1,0 +1,102 @@
+"""The orchestrator's composition root: ``uvicorn orchestrator.app:create_app --factory``.
+
+The lifespan owns the long-lived clients (one httpx client for the NLU, one ``ollama.AsyncClient``, one Redis
+client when ``REDIS_URL`` is set), builds the domain objects on ``app.state`` and registers ``/ready`` checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+import ollama
+import structlog
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from alice.httpclient import create_http_client
+from alice.requestid import REQUEST_ID_HEADER, current_request_id
+from alice.service import add_readiness_check, create_service_app
+from alice.signing import MemoryNonceStore, NonceStore
+from orchestrator import api
+from orchestrator.chat import ChatService, Generation
+from orchestrator.gate import RedisNonceStore, SignatureGate
+from orchestrator.llm import OllamaLlm
+from orchestrator.metrics import ChatMetrics
+from orchestrator.nlu import HttpNlu
+from orchestrator.settings import OrchestratorSettings
+
+log = structlog.get_logger("orchestrator.app")
+
+LLM_CONNECT_TIMEOUT_S = 3.0
+REDIS_TIMEOUT_S = 2.0
+# FastAPI's own documentation routes; the orchestrator serves its schema only to signed callers (api.py).
+_UNSIGNED_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+async def _forward_request_id(request: httpx.Request) -> None:
+    rid = current_request_id()
+    if rid and REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = rid
+
+
+def _ollama_client(settings: OrchestratorSettings) -> ollama.AsyncClient:
+    """The Ollama client; it forwards the request id too, so the modelserver's log lines carry it."""
+    timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(LLM_CONNECT_TIMEOUT_S, settings.llm_timeout_s))
+    return ollama.AsyncClient(
+        host=settings.ollama_host, timeout=timeout, event_hooks={"request": [_forward_request_id]}
+    )
+
+
+async def _nonce_store(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> NonceStore:
+    """Redis when configured (shared by replicas, survives restarts); else a per-process store, loudly."""
+    if settings.redis_url is None:
+        log.warning(
+            "nonce_store_in_process",
+            detail="REDIS_URL is not set: replay protection is per process and forgotten on restart. "
+            "Set REDIS_URL in production.",
+        )
+        return MemoryNonceStore()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    stack.push_async_callback(redis.aclose)
+    add_readiness_check(app, "redis", redis.ping)
+    return RedisNonceStore(redis)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Open the clients, wire the domain objects, close everything on shutdown."""
+    settings: OrchestratorSettings = app.state.settings
+    async with AsyncExitStack() as stack:
+        nlu_client = create_http_client(
+            settings.nlu_url, timeout_s=settings.nlu_timeout_s, connect_timeout_s=settings.nlu_timeout_s
+        )
+        stack.push_async_callback(nlu_client.aclose)
+        ollama_client = _ollama_client(settings)
+        stack.push_async_callback(ollama_client.close)
+        nonces = await _nonce_store(app, settings, stack)
+        nlu = HttpNlu(nlu_client)
+        llm = OllamaLlm(ollama_client, settings.model, settings.llm_timeout_s, settings.llm_retry_after_s)
+        generation = Generation(settings.num_predict_micro, settings.num_predict_deep, settings.temperature)
+        app.state.gate = SignatureGate(
+            settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
+        )
+        app.state.chat = ChatService(nlu, llm, ChatMetrics(app.state.registry), generation)
+        add_readiness_check(app, "nlu", nlu.ping)
+        add_readiness_check(app, "llm", llm.ping)
+        log.info("orchestrator_started", model=settings.model, nlu_url=settings.nlu_url, llm=settings.ollama_host)
+        yield
+
+
+def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
+    """The orchestrator app (settings from the environment unless given)."""
+    app = create_service_app(
+        service="orchestrator",
+        settings=settings or OrchestratorSettings(),
+        lifespan=lifespan,
+        description="Routes chat requests: NLU, route policy, LLM (Ollama API).",
+    )
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _UNSIGNED_DOC_PATHS]
+    app.include_router(api.router)
+    return app

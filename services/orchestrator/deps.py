@@ -1,0 +1,65 @@
+"""FastAPI dependencies of the orchestrator (``Annotated`` aliases with a ``Dep`` suffix).
+
+:data:`ClaimsDep` is the signature gate: a route that takes it only runs for a request the guardian signed,
+once. FastAPI caches a dependency per request, so the gate (and its nonce check) runs once even when several
+dependencies need the claims. :data:`ChatRequestDep` parses the body *after* the gate, so an unsigned caller
+learns nothing about the body's schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from alice.errors import PayloadTooLargeError
+from alice.signing import Claims
+from orchestrator.chat import ChatService
+from orchestrator.gate import SignatureGate, signed_path
+from orchestrator.schemas import ChatRequest
+from orchestrator.settings import OrchestratorSettings
+
+# JSON escapes can make a message up to 6 bytes per character (\uXXXX); leave room for the other fields.
+BODY_BYTES_PER_CHAR = 6
+BODY_OVERHEAD_BYTES = 4096
+
+
+def get_settings(request: Request) -> OrchestratorSettings:
+    """The app's settings."""
+    return cast(OrchestratorSettings, request.app.state.settings)
+
+
+def get_chat_service(request: Request) -> ChatService:
+    """The chat service the lifespan built."""
+    return cast(ChatService, request.app.state.chat)
+
+
+async def verified_claims(request: Request) -> Claims:
+    """The guardian's claims for this request; 403 ``invalid_signature`` when unsigned, wrong or replayed."""
+    gate = cast(SignatureGate, request.app.state.gate)
+    body = await request.body()
+    # Exactly what the guardian signs: the decoded path and the raw query string.
+    path = signed_path(request.url.path, request.scope.get("query_string", b"").decode("latin-1"))
+    return await gate.check(request.method, path, body, request.headers)
+
+
+SettingsDep = Annotated[OrchestratorSettings, Depends(get_settings)]
+ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
+ClaimsDep = Annotated[Claims, Depends(verified_claims)]
+
+
+async def chat_request(request: Request, _claims: ClaimsDep, settings: SettingsDep) -> ChatRequest:
+    """The validated :class:`ChatRequest` (422 problem+json when invalid, 413 when far too large)."""
+    body = await request.body()
+    if len(body) > settings.max_message_chars * BODY_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES:
+        raise PayloadTooLargeError(f"Request body of {len(body)} bytes is too large.")
+    try:
+        return ChatRequest.model_validate_json(body, context={"max_message_chars": settings.max_message_chars})
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]

@@ -1,0 +1,61 @@
+"""The orchestrator's Prometheus metrics, on the app's own registry (``app.state.registry``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from alice.fibonacci import fibonacci_progression
+from alice.metrics import FIB_BUCKETS_S
+
+# LLM calls run for seconds: the Fibonacci millisecond buckets (to 6.765 s), continued to ~196 s.
+LLM_BUCKETS_S: tuple[float, ...] = FIB_BUCKETS_S + tuple(
+    ms / 1000 for ms in fibonacci_progression(27) if ms / 1000 > FIB_BUCKETS_S[-1]
+)
+
+
+class ChatMetrics:
+    """Chat outcomes, LLM latency, time to first token and token counts."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "alice_chat_requests_total",
+            "Chat requests, by the route that answered, the NLU intent and the outcome.",
+            ["route", "intent", "outcome"],
+            registry=registry,
+        )
+        self.llm_latency = Histogram(
+            "alice_llm_request_duration_seconds",
+            "Duration of LLM calls, from the request to the last token (Fibonacci buckets).",
+            ["route", "model"],
+            buckets=LLM_BUCKETS_S,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "alice_llm_time_to_first_token_seconds",
+            "Time from the LLM request to its first streamed token (Fibonacci buckets).",
+            ["route", "model"],
+            buckets=LLM_BUCKETS_S,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "alice_llm_tokens_total",
+            "Tokens the LLM read (prompt) and wrote (completion).",
+            ["route", "model", "kind"],
+            registry=registry,
+        )
+        self.nlu_failures = Counter(
+            "alice_nlu_failures_total",
+            "NLU calls that failed (the chat went on without an intent), by error code.",
+            ["code"],
+            registry=registry,
+        )
+
+    def chat(self, route: str, intent: str | None, outcome: str) -> None:
+        """Count one finished chat request."""
+        self.requests.labels(route, intent or "none", outcome).inc()
+
+    def llm_call(self, route: str, model: str, seconds: float, prompt_tokens: int, completion_tokens: int) -> None:
+        """Record one finished LLM call."""
+        self.llm_latency.labels(route, model).observe(seconds)
+        self.tokens.labels(route, model, "prompt").inc(prompt_tokens)
+        self.tokens.labels(route, model, "completion").inc(completion_tokens)
