@@ -47,7 +47,7 @@ WORKDIR /var/lib/alice
 VOLUME ["/models"]
 EXPOSE 11434
 # The first start pulls the model (about 1.1 GB for the default), hence the long start period.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=900s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=1800s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:11434/health', timeout=2)"]
 # Pull each model of MODELSERVER_MODELS (a no-op once its verified file is there), then serve; exec hands
 # PID 1 to uvicorn so it gets the stop signal.

@@ -20,7 +20,8 @@ from alice.errors import (
 from alice.requestid import REQUEST_ID_HEADER, current_request_id
 
 
-async def _add_request_id(request: httpx.Request) -> None:
+async def forward_request_id(request: httpx.Request) -> None:
+    """httpx request hook: send the current request id downstream (use it on any client, e.g. ollama's)."""
     rid = current_request_id()
     if rid and REQUEST_ID_HEADER not in request.headers:
         request.headers[REQUEST_ID_HEADER] = rid
@@ -43,7 +44,7 @@ def create_http_client(
             max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=4.0
         ),
         headers=headers,
-        event_hooks={"request": [_add_request_id]},
+        event_hooks={"request": [forward_request_id]},
     )
 
 

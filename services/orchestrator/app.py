@@ -15,8 +15,7 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from alice.httpclient import create_http_client
-from alice.requestid import REQUEST_ID_HEADER, current_request_id
+from alice.httpclient import create_http_client, forward_request_id
 from alice.service import add_readiness_check, create_service_app
 from alice.signing import MemoryNonceStore, NonceStore
 from orchestrator import api
@@ -35,18 +34,10 @@ REDIS_TIMEOUT_S = 2.0
 _UNSIGNED_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
-async def _forward_request_id(request: httpx.Request) -> None:
-    rid = current_request_id()
-    if rid and REQUEST_ID_HEADER not in request.headers:
-        request.headers[REQUEST_ID_HEADER] = rid
-
-
 def _ollama_client(settings: OrchestratorSettings) -> ollama.AsyncClient:
     """The Ollama client; it forwards the request id too, so the modelserver's log lines carry it."""
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(LLM_CONNECT_TIMEOUT_S, settings.llm_timeout_s))
-    return ollama.AsyncClient(
-        host=settings.ollama_host, timeout=timeout, event_hooks={"request": [_forward_request_id]}
-    )
+    return ollama.AsyncClient(host=settings.ollama_host, timeout=timeout, event_hooks={"request": [forward_request_id]})
 
 
 async def _nonce_store(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> NonceStore:

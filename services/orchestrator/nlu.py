@@ -71,6 +71,6 @@ class HttpNlu:
         return parse_result(body)
 
     async def ping(self) -> bool:
-        """Readiness: the NLU's ``/health`` answers 200."""
-        response = await self._client.get("/health")
+        """Readiness: the NLU's ``/ready`` answers 200 (its model is loaded)."""
+        response = await self._client.get("/ready")
         return response.status_code == 200

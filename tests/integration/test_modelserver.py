@@ -95,7 +95,9 @@ def test_chat_streams_in_several_chunks(client: ollama.Client) -> None:
 def test_format_json_gives_parseable_json(client: ollama.Client) -> None:
     r = client.chat(
         model=MODEL,
-        messages=[{"role": "user", "content": 'Reply with a JSON object like {"answer": "yes"}.'}],
+        messages=[
+            {"role": "user", "content": 'Is the sky blue? Answer only with JSON {"answer": "yes"} or {"answer": "no"}.'}
+        ],
         format="json",
         options={"temperature": 0, "num_predict": 64},
     )

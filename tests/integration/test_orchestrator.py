@@ -47,8 +47,8 @@ def _orchestrator_env(nlu: Proc, redis_proc: Proc, ollama_host: str) -> dict[str
         "OLLAMA_HOST": ollama_host,
         "REDIS_URL": redis_proc.url,
         "ORCHESTRATOR_MODEL": TEST_MODEL,
-        "ORCHESTRATOR_NUM_PREDICT_MICRO": "24",
-        "ORCHESTRATOR_NUM_PREDICT_DEEP": "32",
+        "ORCHESTRATOR_NUM_PREDICT_MICRO": "16",
+        "ORCHESTRATOR_NUM_PREDICT_DEEP": "16",
     }
 
 

@@ -295,6 +295,15 @@ def test_depends_on_waits_for_health_and_references_real_services() -> None:
                 assert "healthcheck" in target
 
 
+def test_every_one_shot_job_is_awaited_by_a_long_running_service() -> None:
+    """Otherwise ``docker compose up --wait`` reports the job's clean exit as a failure."""
+    for name, svc in services().items():
+        if one_shot(svc):
+            waiters = [other for other, o in services().items() if not one_shot(o)
+                       and depends_on(o).get(name, {}).get("condition") == "service_completed_successfully"]
+            assert waiters, f"{name} is a one-shot job nothing waits for"
+
+
 def test_depends_on_has_no_cycle() -> None:
     graph = {name: set(depends_on(svc)) for name, svc in services().items()}
     done: set[str] = set()
