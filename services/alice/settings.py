@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 S = TypeVar("S", bound="ServiceSettings")
@@ -17,14 +17,12 @@ DEV_INTERNAL_SECRET = "alice-dev-internal-secret-not-for-production"  # noqa: S1
 class ServiceSettings(BaseSettings):
     """Fields every service has. Tests build settings explicitly; ``.env`` is never read implicitly."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    log_format: Literal["json", "console"] = Field(
-        default="json", validation_alias=AliasChoices("ALICE_LOG_FORMAT", "log_format")
-    )
-    log_level: str = Field(default="INFO", validation_alias=AliasChoices("ALICE_LOG_LEVEL", "log_level"))
+    log_format: Literal["json", "console"] = Field(default="json", validation_alias="ALICE_LOG_FORMAT")
+    log_level: str = Field(default="INFO", validation_alias="ALICE_LOG_LEVEL")
 
 
 class SignedServiceSettings(ServiceSettings):
@@ -32,7 +30,7 @@ class SignedServiceSettings(ServiceSettings):
 
     internal_secret: SecretStr = Field(
         default=SecretStr(DEV_INTERNAL_SECRET),
-        validation_alias=AliasChoices("ALICE_INTERNAL_SECRET", "internal_secret"),
+        validation_alias="ALICE_INTERNAL_SECRET",
     )
     signature_max_skew_s: float = Field(default=30.0, gt=0, le=600)
 
