@@ -54,6 +54,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         "ALICE_HOME": str(home),
         "ALICE_MODELS_DIR": models_dir,
         "ALICE_MODEL": TEST_MODEL,
+        # the NLU artifact is versioned by a hash of its data and config: safe to share between runs
+        "NLU_MODEL_DIR": os.environ.get("NLU_MODEL_DIR") or str(Path.home() / ".alice" / "nlu"),
         "ALICE_INTERNAL_SECRET": TEST_SECRET,
         "ALICE_CADDY_PORT": str(ports["caddy"]),
         "ALICE_CADDY_ADMIN_PORT": str(ports["caddy_admin"]),

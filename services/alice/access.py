@@ -16,7 +16,7 @@ from alice.requestid import REQUEST_ID_HEADER, accept_request_id, reset_request_
 
 log = structlog.get_logger("alice.access")
 
-_QUIET_PATHS = frozenset({"/health", "/metrics"})
+_QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
 class AccessMiddleware:

@@ -122,12 +122,13 @@ class Engine:
         started = time.perf_counter()
         try:
             await self._worker.run(self._load)
-        except ModelError as exc:
-            self.state, self.error = "failed", str(exc)
-            log.error("model_load_failed", model=self.name, detail=self.error)
+        except ModelError as exc:  # the log gets paths and digests, the client the fix
+            self.state = "failed"
+            self.error = f"model '{self.name}' failed its SHA-256 check; run: alice models pull {self.name} --force"
+            log.error("model_load_failed", model=self.name, detail=str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - llama.cpp raises ValueError/RuntimeError for bad files
-            self.state, self.error = "failed", f"model {self.name} could not be loaded from {self.path}"
+            self.state, self.error = "failed", f"model '{self.name}' could not be loaded (see the modelserver log)"
             log.error("model_load_failed", model=self.name, error_type=type(exc).__name__, exc_info=exc)
             return
         self.state = "ready"

@@ -128,9 +128,19 @@ def embedder_entry(name: str) -> ModelEntry:
     )
 
 
+def _typed(value: str) -> int | float | str:
+    """GGUF metadata arrives as strings; Ollama's ``model_info`` has numbers as numbers."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
 def llm_show(spec: ModelSpec, path: Path, metadata: dict[str, str], n_ctx: int) -> ShowResponse:
     """``/api/show`` for a chat model: the GGUF's metadata, its chat template (Jinja) and its details."""
-    info: dict[str, Any] = {k: v for k, v in metadata.items() if k != "tokenizer.chat_template"}
+    info: dict[str, Any] = {k: _typed(v) for k, v in metadata.items() if k != "tokenizer.chat_template"}
     return ShowResponse(
         modelfile=f"# served by alice modelserver\nFROM {path}\nPARAMETER num_ctx {n_ctx}\n",
         parameters=f"{'num_ctx':<30} {n_ctx}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -31,7 +32,7 @@ from modelserver.schemas import (
     VersionResponse,
 )
 from modelserver.settings import ModelServerSettings
-from modelserver.stream import NDJSON_MEDIA_TYPE, Failed, collect, ndjson_stream
+from modelserver.stream import NDJSON_MEDIA_TYPE, Failed, Finished, TokenStream, collect, ndjson_stream
 
 log = structlog.get_logger("modelserver.routes")
 
@@ -80,6 +81,24 @@ def _generate_job(body: GenerateRequest) -> Job:
     return ChatJob(messages, sampling, grammar)
 
 
+async def _collect(stream: TokenStream, request: Request) -> tuple[str, Finished]:
+    """The whole reply for ``stream: false``; a client that hangs up (a timeout) stops the generation too."""
+
+    async def hang_up() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        stream.cancel()
+
+    watcher = asyncio.create_task(hang_up())
+    try:
+        text, end = await collect(stream)
+    finally:
+        watcher.cancel()
+    if isinstance(end, Failed):
+        raise GenerationFailedError(end.message)
+    return text, end
+
+
 def _bind(engine: Engine, job: Job) -> None:
     if job.sampling.ignored:
         log.info("options_ignored", model=engine.name, options=list(job.sampling.ignored))
@@ -87,7 +106,7 @@ def _bind(engine: Engine, job: Job) -> None:
 
 
 @router.post("/api/chat", response_model=None)
-async def chat(body: ChatRequest, pool: PoolDep) -> Response:
+async def chat(body: ChatRequest, pool: PoolDep, request: Request) -> Response:
     """Chat with a model; NDJSON stream by default, one object with ``stream: false``."""
     engine = pool.engine(body.model)
     job = _chat_job(body)
@@ -103,14 +122,12 @@ async def chat(body: ChatRequest, pool: PoolDep) -> Response:
             lambda end: replies.chat_final(body.model, end),
         )
         return StreamingResponse(frames, media_type=NDJSON_MEDIA_TYPE)
-    text, end = await collect(stream)
-    if isinstance(end, Failed):
-        raise GenerationFailedError(end.message)
+    text, end = await _collect(stream, request)
     return JSONResponse(replies.chat_final(body.model, end, text))
 
 
 @router.post("/api/generate", response_model=None)
-async def generate(body: GenerateRequest, pool: PoolDep) -> Response:
+async def generate(body: GenerateRequest, pool: PoolDep, request: Request) -> Response:
     """Complete a prompt (templated as one user turn, or as is with ``raw``)."""
     engine = pool.engine(body.model)
     job = _generate_job(body)
@@ -126,9 +143,7 @@ async def generate(body: GenerateRequest, pool: PoolDep) -> Response:
             lambda end: replies.generate_final(body.model, end),
         )
         return StreamingResponse(frames, media_type=NDJSON_MEDIA_TYPE)
-    text, end = await collect(stream)
-    if isinstance(end, Failed):
-        raise GenerationFailedError(end.message)
+    text, end = await _collect(stream, request)
     return JSONResponse(replies.generate_final(body.model, end, text))
 
 

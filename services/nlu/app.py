@@ -108,9 +108,7 @@ def _response(result: ParseResult, version: str, timings: Timings, with_embeddin
 
 
 def _timings(batch: ParseBatch) -> Timings:
-    return Timings(
-        embed=round(batch.embed_ms, 3), classify=round(batch.classify_ms, 3), total=round(batch.total_ms, 3)
-    )
+    return Timings(embed=round(batch.embed_ms, 3), classify=round(batch.classify_ms, 3), total=round(batch.total_ms, 3))
 
 
 async def _parse(request: Request, model: IntentModel, texts: list[str]) -> ParseBatch:
@@ -130,9 +128,7 @@ def _register_routes(app: FastAPI) -> None:
         with_embedding = settings.include_embedding if body.include_embedding is None else body.include_embedding
         return _response(batch.results[0], model.version, _timings(batch), with_embedding)
 
-    @app.post(
-        "/api/nlu/parse/batch", response_model=BatchParseResponse, response_model_exclude_none=True, tags=["nlu"]
-    )
+    @app.post("/api/nlu/parse/batch", response_model=BatchParseResponse, response_model_exclude_none=True, tags=["nlu"])
     async def parse_batch(
         body: BatchParseRequest, request: Request, model: ModelDep, settings: SettingsDep
     ) -> BatchParseResponse:

@@ -11,13 +11,14 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nlu.embedder import Embedder
+from nlu.features import FeatureConfig, featurize
 from nlu.intents import OUT_OF_SCOPE
 
 ARTIFACT_FORMAT = 1
@@ -73,16 +74,17 @@ class IntentArtifact:
     temperature: float
     min_confidence: float
     min_margin: float
+    features: FeatureConfig = field(default_factory=FeatureConfig)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
-        """Calibrated class probabilities, one row per embedding."""
-        logits = embeddings.astype(np.float64) @ self.coef.T + self.intercept
-        return softmax(logits / self.temperature)
+    def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        """Calibrated class probabilities, one row per text (with its embedding)."""
+        logits = featurize(texts, embeddings, self.features) @ self.coef.T + self.intercept
+        return softmax(np.asarray(logits) / self.temperature)
 
-    def predict(self, embeddings: np.ndarray) -> list[Prediction]:
-        """Decisions for a batch of embeddings."""
-        probs = self.probabilities(embeddings)
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> list[Prediction]:
+        """Decisions for a batch of texts and their embeddings."""
+        probs = self.probabilities(texts, embeddings)
         return [decide(self.labels, row, self.min_confidence, self.min_margin) for row in probs]
 
     def paths(self, directory: Path) -> tuple[Path, Path]:
@@ -94,7 +96,7 @@ class IntentArtifact:
         directory.mkdir(parents=True, exist_ok=True)
         npz_path, json_path = self.paths(directory)
         tmp_npz = npz_path.with_name(f".{npz_path.stem}.{os.getpid()}.tmp.npz")
-        np.savez(tmp_npz, coef=self.coef, intercept=self.intercept)
+        np.savez(tmp_npz, coef=self.coef.astype(np.float32), intercept=self.intercept)
         os.replace(tmp_npz, npz_path)
         doc = {
             "format": ARTIFACT_FORMAT,
@@ -104,6 +106,7 @@ class IntentArtifact:
             "temperature": self.temperature,
             "min_confidence": self.min_confidence,
             "min_margin": self.min_margin,
+            "features": asdict(self.features),
             "meta": self.meta,
         }
         tmp_json = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
@@ -118,7 +121,8 @@ class IntentArtifact:
         if doc.get("format") != ARTIFACT_FORMAT:
             raise ValueError(f"{json_path}: unsupported artifact format {doc.get('format')!r}")
         with np.load(json_path.with_suffix(".npz"), allow_pickle=False) as arrays:
-            coef, intercept = np.array(arrays["coef"]), np.array(arrays["intercept"])
+            coef = np.array(arrays["coef"], dtype=np.float64)
+            intercept = np.array(arrays["intercept"], dtype=np.float64)
         return cls(
             version=doc["version"],
             embedder=doc["embedder"],
@@ -128,6 +132,7 @@ class IntentArtifact:
             temperature=float(doc["temperature"]),
             min_confidence=float(doc["min_confidence"]),
             min_margin=float(doc["min_margin"]),
+            features=FeatureConfig(**doc["features"]),
             meta=dict(doc.get("meta") or {}),
         )
 
@@ -160,6 +165,6 @@ class IntentModel:
         start = time.perf_counter()
         embeddings = self.embedder.embed(texts)
         embedded = time.perf_counter()
-        predictions = self.artifact.predict(embeddings)
+        predictions = self.artifact.predict(texts, embeddings)
         done = time.perf_counter()
         return Classified(predictions, embeddings, (embedded - start) * 1000, (done - embedded) * 1000)

@@ -107,9 +107,7 @@ def load_training_rows(data_dir: Path) -> list[Row]:
 
 def map_ha_rows(rows: Iterable[Row]) -> list[Row]:
     """Home Assistant rows with Alice labels; rows of unmapped intents (HassRespond) are dropped."""
-    return [
-        {"text": r["text"], "intent": HA_INTENT_MAP[r["intent"]]} for r in rows if r["intent"] in HA_INTENT_MAP
-    ]
+    return [{"text": r["text"], "intent": HA_INTENT_MAP[r["intent"]]} for r in rows if r["intent"] in HA_INTENT_MAP]
 
 
 def map_scenario_rows(rows: Iterable[Row]) -> list[Row]:

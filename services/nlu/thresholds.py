@@ -20,9 +20,7 @@ MARGIN_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 REJECTED = -1
 
 
-def apply_thresholds(
-    labels: Sequence[str], probs: np.ndarray, min_confidence: float, min_margin: float
-) -> np.ndarray:
+def apply_thresholds(labels: Sequence[str], probs: np.ndarray, min_confidence: float, min_margin: float) -> np.ndarray:
     """Predicted label indices, ``REJECTED`` (-1) where the thresholds (or ``out_of_scope``) reject."""
     order = np.argsort(-probs, axis=1)
     top = order[:, 0]
@@ -44,9 +42,7 @@ def score_decisions(labels: Sequence[str], predicted: np.ndarray, gold: np.ndarr
         "accuracy": round(float(np.mean(final == gold)), 4) if n else 0.0,
         "macro_f1": round(float(f1_score(gold, final, average="macro", zero_division=0)), 4) if n else 0.0,
         "coverage": round(float(accepted.mean()), 4) if n else 0.0,
-        "accepted_precision": round(float(np.mean(final[accepted] == gold[accepted])), 4)
-        if accepted.any()
-        else 1.0,
+        "accepted_precision": round(float(np.mean(final[accepted] == gold[accepted])), 4) if accepted.any() else 1.0,
     }
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -202,23 +203,36 @@ def test_repeated_prefix_is_not_evaluated_again(client: ollama.Client) -> None:
     assert warm.prompt_eval_count is not None and warm.prompt_eval_count < 20  # only the new user turn
 
 
-def test_disconnect_stops_generation(server: Proc) -> None:
-    cancelled_label = f'model="{MODEL}",outcome="cancelled"'
-    before = metric(server, "alice_modelserver_generations_total", cancelled_label)
-    tokens_before = metric(server, "alice_modelserver_tokens_generated_total")
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "Write a long story."}],
-            "options": {"num_predict": 2000, "temperature": 1}}  # fmt: skip
-    with httpx.stream("POST", server.url + "/api/chat", json=body, timeout=30) as r:
-        lines = r.iter_lines()
-        assert json.loads(next(lines))["done"] is False
-        assert json.loads(next(lines))["done"] is False
-    deadline = time.monotonic() + 20
+def wait_cancelled(server: Proc, before: float, timeout_s: float = 20) -> float:
+    label = f'model="{MODEL}",outcome="cancelled"'
+    deadline = time.monotonic() + timeout_s
     cancelled = before
     while cancelled == before and time.monotonic() < deadline:
         time.sleep(0.2)
-        cancelled = metric(server, "alice_modelserver_generations_total", cancelled_label)
-    assert cancelled == before + 1
+        cancelled = metric(server, "alice_modelserver_generations_total", label)
+    return cancelled
+
+
+LONG = {"model": MODEL, "messages": [{"role": "user", "content": "Write a long story."}],
+        "options": {"num_predict": 2000, "temperature": 1}}  # fmt: skip
+
+
+def test_disconnect_stops_streamed_generation(server: Proc) -> None:
+    before = metric(server, "alice_modelserver_generations_total", f'model="{MODEL}",outcome="cancelled"')
+    tokens_before = metric(server, "alice_modelserver_tokens_generated_total")
+    with httpx.stream("POST", server.url + "/api/chat", json=LONG, timeout=30) as r:
+        lines = r.iter_lines()
+        assert json.loads(next(lines))["done"] is False
+        assert json.loads(next(lines))["done"] is False
+    assert wait_cancelled(server, before) == before + 1
     assert metric(server, "alice_modelserver_tokens_generated_total") - tokens_before < 500
+
+
+def test_client_timeout_stops_unstreamed_generation(server: Proc) -> None:
+    before = metric(server, "alice_modelserver_generations_total", f'model="{MODEL}",outcome="cancelled"')
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(server.url + "/api/chat", json={**LONG, "stream": False}, timeout=1.0)
+    assert wait_cancelled(server, before) == before + 1
 
 
 def test_beyond_max_queue_is_503_with_retry_after(server: Proc) -> None:
@@ -270,3 +284,25 @@ def test_metrics_pass_promtool_lint(server: Proc) -> None:
     text = httpx.get(server.url + "/metrics", timeout=5).text
     result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checksum_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """A file that does not hash to the pinned SHA-256 is never loaded; /ready and requests say why."""
+    spec = resolve(MODEL)
+    (tmp_path / spec.filename).write_bytes(b"GGUF" + bytes(4096))  # looks pulled, but is not the model
+    (tmp_path / f"{spec.slug}.json").write_text(json.dumps({"name": spec.name, "sha256": spec.sha256}))
+    env = {"MODELSERVER_MODELS": MODEL, "ALICE_MODELS_DIR": str(tmp_path), "MODELSERVER_EMBED_MODEL": ""}
+    proc = start_service("modelserver-bad", "modelserver.app:create_app", tmp_path, env)
+    try:
+        deadline = time.monotonic() + 30
+        while "model_load_failed" not in proc.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ready = httpx.get(proc.url + "/ready", timeout=5)
+        assert ready.status_code == 503
+        with pytest.raises(ollama.ResponseError) as err:
+            ollama.Client(host=proc.url).chat(model=MODEL, messages=[{"role": "user", "content": "hej"}])
+        assert err.value.status_code == 503
+        assert "SHA-256" in err.value.error and f"alice models pull {MODEL} --force" in err.value.error
+        assert str(tmp_path) not in err.value.error  # no internal paths in responses
+    finally:
+        proc.stop()
