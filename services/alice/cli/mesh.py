@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 
 from alice.errors import ConfigError
+from alice.models import models_dir
+from alice.settings import default_data_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -73,6 +75,8 @@ class MeshPlan:
     redis_url: str | None = None
     ollama_host: str | None = None
     use_caddy: bool = True
+    models_dir: Path = field(default_factory=models_dir)
+    nlu_model_dir: Path | None = None
     internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
@@ -90,6 +94,7 @@ class MeshPlan:
             redis_url=os.environ.get("REDIS_URL") or None,
             ollama_host=os.environ.get("OLLAMA_HOST") or None,
             use_caddy=use_caddy,
+            nlu_model_dir=Path(os.environ["NLU_MODEL_DIR"]) if os.environ.get("NLU_MODEL_DIR") else None,
             internal_secret=os.environ.get("ALICE_INTERNAL_SECRET") or secrets.token_urlsafe(32),
         )
 
@@ -107,6 +112,8 @@ class MeshPlan:
             modelserver_port=free_port(),
             redis_port=free_port(),
             use_caddy=use_caddy,
+            # share the caller's trained NLU artifact (versioned by a hash of data + config)
+            nlu_model_dir=Path(os.environ.get("NLU_MODEL_DIR") or default_data_dir() / "nlu"),
         )
 
     @property
@@ -256,7 +263,13 @@ class Mesh:
     def start(self, keys_file: Path) -> None:
         """Start every process of the plan in dependency order and wait until all are ready."""
         p = self.plan
-        base = {"ALICE_HOME": str(p.home), "ALICE_LOG_FORMAT": os.environ.get("ALICE_LOG_FORMAT", "json")}
+        base = {
+            "ALICE_HOME": str(p.home),
+            "ALICE_MODELS_DIR": str(p.models_dir),
+            "ALICE_LOG_FORMAT": os.environ.get("ALICE_LOG_FORMAT", "json"),
+        }
+        if p.nlu_model_dir is not None:
+            base["NLU_MODEL_DIR"] = str(p.nlu_model_dir)
         redis_url = self._start_redis()
         ollama_host = p.ollama_host
         if ollama_host is None:
