@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 S = TypeVar("S", bound="ServiceSettings")
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "please-change-me"})
-DEV_INTERNAL_SECRET = "alice-dev-internal-secret-not-for-production"  # noqa: S105 - dev default, alice up overrides
 
 
 class ServiceSettings(BaseSettings):
@@ -28,8 +27,8 @@ class ServiceSettings(BaseSettings):
 class SignedServiceSettings(ServiceSettings):
     """Settings of a service on either side of the guardian's signature (guardian, orchestrator)."""
 
+    # Required: a shared default would let anyone who read the source sign requests. `alice up` makes one per run.
     internal_secret: SecretStr = Field(
-        default=SecretStr(DEV_INTERNAL_SECRET),
         validation_alias="ALICE_INTERNAL_SECRET",
     )
     signature_max_skew_s: float = Field(default=30.0, gt=0, le=600)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from alice.httpclient import create_http_client
 from alice.service import add_readiness_check, create_service_app
+from alice.settings import load_settings
 from guardian.gateway import Gateway
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
@@ -60,7 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: GuardianSettings | None = None) -> FastAPI:
     """Build the guardian; settings come from the environment when not given."""
-    settings = settings or GuardianSettings()
+    settings = settings or load_settings(GuardianSettings, "guardian")
     app = create_service_app(
         service="guardian",
         settings=settings,

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 
 from alice.errors import DependencyDownError, ValidationFailedError
 from alice.service import add_readiness_check, create_service_app
+from alice.settings import load_settings
 from nlu.classifier import IntentModel
 from nlu.embedder import create_embedder
 from nlu.intents import INTENTS, route_hint
@@ -159,7 +160,7 @@ def _register_routes(app: FastAPI) -> None:
 
 def create_app(settings: NLUSettings | None = None) -> FastAPI:
     """The NLU app; settings from the environment (``NLU_*``) unless given."""
-    settings = settings or NLUSettings()
+    settings = settings or load_settings(NLUSettings, "nlu")
     app = create_service_app(
         service="nlu", settings=settings, lifespan=_lifespan, description="Swedish intents and entities"
     )

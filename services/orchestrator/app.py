@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from alice.httpclient import create_http_client, forward_request_id
 from alice.service import add_readiness_check, create_service_app
+from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
 from orchestrator import api
 from orchestrator.chat import ChatService, Generation
@@ -84,7 +85,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     """The orchestrator app (settings from the environment unless given)."""
     app = create_service_app(
         service="orchestrator",
-        settings=settings or OrchestratorSettings(),
+        settings=settings or load_settings(OrchestratorSettings, "orchestrator"),
         lifespan=lifespan,
         description="Routes chat requests: NLU, route policy, LLM (Ollama API).",
     )

@@ -44,7 +44,7 @@ def test_bad_inline_keys_are_refused(spec: str, message: str) -> None:
 def test_settings_hash_inline_keys_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     key_id, key = generate_key()
     monkeypatch.setenv("GUARDIAN_API_KEYS", f"{key}:acme:admin")
-    settings = GuardianSettings()
+    settings = GuardianSettings(internal_secret="x" * 32)
     assert [(r.id, r.tenant, r.role) for r in settings.api_keys] == [(key_id, "acme", "admin")]
     assert key not in repr(settings) and key not in str(settings.model_dump())
 
@@ -60,7 +60,7 @@ def test_a_bad_environment_key_does_not_leak_into_the_error(monkeypatch: pytest.
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ALICE_HOME", str(tmp_path))
-    settings = GuardianSettings()
+    settings = GuardianSettings(internal_secret="x" * 32)
     assert settings.port == 8787
     assert settings.upstream_url == "http://127.0.0.1:8000"
     assert (settings.upstream_timeout_s, settings.upstream_connect_timeout_s) == (120.0, 2.0)
@@ -78,3 +78,11 @@ def test_inline_keys_authenticate_alongside_the_file(tmp_path: Path) -> None:
     assert record is not None and (record.id, record.tenant) == (key_id, "ci")
     assert store.authenticate(file_key) is not None
     assert [r.tenant for r in store.list()] == ["acme"]  # the CLI lists the file only
+
+
+def test_internal_secret_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALICE_INTERNAL_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="ALICE_INTERNAL_SECRET"):
+        GuardianSettings()
+    with pytest.raises(ValidationError, match="at least 16"):
+        GuardianSettings(internal_secret="change-me")
