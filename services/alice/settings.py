@@ -22,6 +22,8 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_format: Literal["json", "console"] = Field(default="json", validation_alias="ALICE_LOG_FORMAT")
     log_level: str = Field(default="INFO", validation_alias="ALICE_LOG_LEVEL")
+    # Transport under the inter-service httpx clients; chosen by `alice bench mesh` (see docs/PERFORMANCE.md).
+    http_transport: Literal["httpx", "aiohttp"] = Field(default="aiohttp", validation_alias="ALICE_HTTP_TRANSPORT")
 
 
 class SignedServiceSettings(ServiceSettings):

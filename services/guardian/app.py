@@ -40,6 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.upstream_connect_timeout_s,
             max_connections=settings.upstream_max_connections,
+            transport=settings.http_transport,
         )
         stack.push_async_callback(client.aclose)
         secret = settings.internal_secret.get_secret_value().encode()

@@ -62,7 +62,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: OrchestratorSettings = app.state.settings
     async with AsyncExitStack() as stack:
         nlu_client = create_http_client(
-            settings.nlu_url, timeout_s=settings.nlu_timeout_s, connect_timeout_s=settings.nlu_timeout_s
+            settings.nlu_url,
+            timeout_s=settings.nlu_timeout_s,
+            connect_timeout_s=settings.nlu_timeout_s,
+            transport=settings.http_transport,
         )
         stack.push_async_callback(nlu_client.aclose)
         ollama_client = _ollama_client(settings)

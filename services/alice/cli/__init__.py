@@ -216,12 +216,17 @@ def _saved_dev_key() -> str:
 def bench_mesh(
     requests: Annotated[int, typer.Option(help="requests per target and concurrency")] = 400,
     concurrency: Annotated[str, typer.Option(help="comma-separated concurrency levels")] = "1,8",
+    transports: Annotated[str, typer.Option(help="inter-service transports to compare")] = "httpx,aiohttp",
 ) -> None:
     """Cost of each hop (Caddy, guardian, orchestrator) on a signed request that needs no LLM."""
     from alice.cli.benchmesh import run_bench_mesh
 
     levels = [int(c) for c in concurrency.split(",") if c.strip()]
-    result = run_bench_mesh(requests, levels)
+    kinds = [t.strip() for t in transports.split(",") if t.strip()]
+    unknown = set(kinds) - {"httpx", "aiohttp"}
+    if unknown or not kinds or not levels or requests < 1:
+        raise ConfigError("need --requests >= 1, concurrency levels, and transports from: httpx, aiohttp")
+    result = run_bench_mesh(requests, levels, kinds)
     typer.echo(json.dumps(result))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import psutil
+from httpx_aiohttp import AiohttpTransport
 
 from alice import models as model_catalogue
 from alice.cli.mesh import Mesh, MeshPlan
@@ -41,7 +42,9 @@ async def _load(url: str, headers_for: Callable[[], dict[str, str]], n: int, con
     latencies: list[float] = []
     errors = 0
     remaining = n
-    async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=concurrency)) as client:
+    limits = httpx.Limits(max_connections=concurrency)
+    transport = AiohttpTransport(limits=limits, trust_env=False)  # the cheaper client: less noise in the numbers
+    async with httpx.AsyncClient(timeout=10, limits=limits, transport=transport) as client:
         for _ in range(WARMUP):
             await client.get(url, headers=headers_for())
 
@@ -85,20 +88,46 @@ def _rss_mb(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def run_bench_mesh(n: int, levels: list[int]) -> dict[str, Any]:
-    """Start a private mesh on free ports, measure the three entry points, stop it; return the JSON result."""
-    from alice.cli import ensure_dev_key
-
+def run_bench_mesh(n: int, levels: list[int], transports: list[str]) -> dict[str, Any]:
+    """For each inter-service transport: a private mesh on free ports, the three entry points measured."""
     model = model_catalogue.TEST_MODEL
     if not model_catalogue.is_ready(model_catalogue.resolve(model), model_catalogue.models_dir()):
         model_catalogue.pull(model)
+    runs = {t: _run_one(model, n, levels, t) for t in transports}
+    out: dict[str, Any] = {
+        "bench": "mesh",
+        "request": "GET /api/status (signed, no NLU, no LLM)",
+        "load_client": "httpx over aiohttp, in a separate process from the services",
+        "requests_per_point": n,
+        "transports": runs,
+    }
+    if {"httpx", "aiohttp"} <= runs.keys():
+        out["guardian_hop_p50_ratio_aiohttp_vs_httpx"] = {
+            f"c{c}": _ratio(
+                runs["aiohttp"]["hop_cost"][f"c{c}"]["guardian_added_p50_ms"],
+                runs["httpx"]["hop_cost"][f"c{c}"]["guardian_added_p50_ms"],
+            )
+            for c in levels
+        }
+    return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b > 0 else None
+
+
+def _run_one(model: str, n: int, levels: list[int], transport: str) -> dict[str, Any]:
+    from alice.cli import ensure_dev_key
+
     with tempfile.TemporaryDirectory(prefix="alice-bench-") as tmp:
         home = Path(tmp)
         plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
+        plan.http_transport = transport
         mesh = Mesh(plan, progress=_log)
         mesh.preflight()
         key = ensure_dev_key(home, home / "keys.json")
         try:
+            _log(f"bench mesh: starting a mesh with the {transport} transport")
             mesh.start(home / "keys.json")
             time.sleep(1.0)
             rss_idle = _rss_mb(mesh.pids())
@@ -107,10 +136,6 @@ def run_bench_mesh(n: int, levels: list[int]) -> dict[str, Any]:
         finally:
             mesh.stop()
     return {
-        "bench": "mesh",
-        "request": "GET /api/status (signed, no NLU, no LLM)",
-        "client": "httpx",
-        "requests_per_point": n,
         "results": results,
         "hop_cost": _hop_costs(results, levels),
         "rss_mb": {"idle": rss_idle, "after": rss_after},
@@ -133,7 +158,7 @@ def _measure(plan: MeshPlan, key: str, n: int, levels: list[int]) -> dict[str, d
     results: dict[str, dict[str, Any]] = {name: {} for name in targets}
     for c in levels:
         for name, (url, headers_for) in targets.items():
-            _log(f"bench mesh: {name} c={c} n={n}")
+            _log(f"bench mesh: {plan.http_transport} {name} c={c} n={n}")
             results[name][f"c{c}"] = asyncio.run(_load(url, headers_for, n, c))
     return results
 

@@ -77,6 +77,7 @@ class MeshPlan:
     use_caddy: bool = True
     models_dir: Path = field(default_factory=models_dir)
     nlu_model_dir: Path | None = None
+    http_transport: str | None = None
     internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @classmethod
@@ -270,6 +271,8 @@ class Mesh:
         }
         if p.nlu_model_dir is not None:
             base["NLU_MODEL_DIR"] = str(p.nlu_model_dir)
+        if p.http_transport is not None:
+            base["ALICE_HTTP_TRANSPORT"] = p.http_transport
         redis_url = self._start_redis()
         ollama_host = p.ollama_host
         if ollama_host is None:
