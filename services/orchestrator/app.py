@@ -72,7 +72,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(ollama_client.close)
         nonces = await _nonce_store(app, settings, stack)
         nlu = HttpNlu(nlu_client)
-        llm = OllamaLlm(ollama_client, settings.model, settings.llm_timeout_s, settings.llm_retry_after_s)
+        llm = OllamaLlm(
+            ollama_client,
+            settings.model,
+            settings.llm_timeout_s,
+            settings.llm_retry_after_s,
+            settings.repeat_penalty,
+        )
         generation = Generation(settings.num_predict_micro, settings.num_predict_deep, settings.temperature)
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s

@@ -34,7 +34,7 @@ class Generation:
     """How the LLM is asked: tokens per route and temperature."""
 
     num_predict_micro: int = 128
-    num_predict_deep: int = 512
+    num_predict_deep: int = 384
     temperature: float = 0.3
 
     def num_predict(self, route: str) -> int:

@@ -83,8 +83,16 @@ def _count(value: Any) -> int:
 class OllamaLlm:
     """An :class:`Llm` over one long-lived ``ollama.AsyncClient``."""
 
-    def __init__(self, client: ollama.AsyncClient, model: str, timeout_s: float, retry_after_s: float) -> None:
+    def __init__(
+        self,
+        client: ollama.AsyncClient,
+        model: str,
+        timeout_s: float,
+        retry_after_s: float,
+        repeat_penalty: float = 1.15,
+    ) -> None:
         self._client = client
+        self._repeat_penalty = repeat_penalty
         self.model = model
         self._timeout_s = timeout_s
         self._retry_after_s = retry_after_s
@@ -93,7 +101,7 @@ class OllamaLlm:
         return llm_error(exc, self.model, self._retry_after_s) or exc
 
     def _options(self, num_predict: int, temperature: float) -> dict[str, Any]:
-        return {"num_predict": num_predict, "temperature": temperature}
+        return {"num_predict": num_predict, "temperature": temperature, "repeat_penalty": self._repeat_penalty}
 
     async def complete(self, messages: Sequence[Message], num_predict: int, temperature: float) -> LlmAnswer:
         """The whole answer, within the LLM timeout overall."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-PROMPT_VERSION = "2025-01.1"
+PROMPT_VERSION = "2026-11.2"
 
 SYSTEM_PROMPT = (
     "Du är Alice, en hjälpsam, vänlig och saklig AI-assistent. "
@@ -12,8 +12,9 @@ SYSTEM_PROMPT = (
 )
 
 MICRO_SUFFIX = " Svara kort: en eller två meningar."
+DEEP_SUFFIX = " Svara koncist, med högst två korta stycken, och upprepa dig inte."
 
 
 def system_prompt(route: str) -> str:
-    """The system prompt for the route that answers (micro answers are kept short)."""
-    return SYSTEM_PROMPT + MICRO_SUFFIX if route == "micro" else SYSTEM_PROMPT
+    """The system prompt for the route that answers (micro answers are kept short, deep ones concise)."""
+    return SYSTEM_PROMPT + (MICRO_SUFFIX if route == "micro" else DEEP_SUFFIX)

@@ -30,5 +30,7 @@ class OrchestratorSettings(SignedServiceSettings):
     max_message_chars: int = Field(default=4000, ge=1, le=100_000)
     temperature: float = Field(default=0.3, ge=0, le=2)
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
-    num_predict_deep: int = Field(default=512, ge=1, le=32768)
+    num_predict_deep: int = Field(default=384, ge=1, le=32768)
+    # Small models loop on long Swedish answers; a mild penalty keeps them from repeating whole sentences.
+    repeat_penalty: float = Field(default=1.15, ge=0.5, le=2.0)
     llm_retry_after_s: float = Field(default=5.0, gt=0)

@@ -54,4 +54,5 @@ def test_placeholder_secret_is_refused(secret: str) -> None:
 def test_prompts_are_swedish_and_versioned() -> None:
     assert PROMPT_VERSION
     assert "svenska" in SYSTEM_PROMPT
-    assert system_prompt("micro") != system_prompt("deep") == SYSTEM_PROMPT
+    assert system_prompt("micro") != system_prompt("deep")
+    assert system_prompt("deep").startswith(SYSTEM_PROMPT) and "koncist" in system_prompt("deep")

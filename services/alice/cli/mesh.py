@@ -142,6 +142,7 @@ class Mesh:
         self.progress = progress
         self.children: list[Child] = []
         self.log_dir = plan.home / "logs"
+        self._ready: set[str] = set()
 
     # -- checks -------------------------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -244,7 +245,7 @@ class Mesh:
     def wait_ready(self, timeout_s: float = 180.0) -> None:
         """Wait until every child with a ready URL answers 200; fail with its log tail otherwise."""
         deadline = time.monotonic() + timeout_s
-        pending = [c for c in self.children if c.ready_url]
+        pending = [c for c in self.children if c.ready_url and c.name not in self._ready]
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for child in list(pending):
@@ -252,6 +253,7 @@ class Mesh:
                     try:
                         if client.get(child.ready_url or "").status_code == 200:
                             self.progress(f"{child.name}: ready")
+                            self._ready.add(child.name)
                             pending.remove(child)
                     except httpx.HTTPError:
                         pass
