@@ -62,9 +62,7 @@ def start(name: str, cmd: Sequence[str], port: int, log_dir: Path, env: dict[str
     popen = subprocess.Popen(  # noqa: S603
         list(cmd), stdout=fh, stderr=subprocess.STDOUT, env=full_env, cwd=REPO, start_new_session=True
     )
-    return Proc(
-        name=name, popen=popen, log_path=log_path, port=port, url=f"http://127.0.0.1:{port}", env=env or {}
-    )
+    return Proc(name=name, popen=popen, log_path=log_path, port=port, url=f"http://127.0.0.1:{port}", env=env or {})
 
 
 def wait_http(proc: Proc, path: str = "/health", timeout_s: float = 60.0, expect: int = 200) -> None:
@@ -89,9 +87,7 @@ def wait_http(proc: Proc, path: str = "/health", timeout_s: float = 60.0, expect
 def start_redis(log_dir: Path) -> Proc:
     exe = shutil.which("redis-server")
     if exe is None:
-        raise RuntimeError(
-            "redis-server is not installed (apt-get install redis-server); tests need a real Redis"
-        )
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server); tests need a real Redis")
     port = free_port()
     proc = start(
         "redis",

@@ -86,9 +86,7 @@ def test_streaming_arrives_in_several_chunks(mesh):
     assert arrivals[-1] - arrivals[1] > 0, "deltas arrived all at once"
 
 
-@pytest.mark.parametrize(
-    "headers", [{}, {"Authorization": "Bearer alice_nope_notakey"}, {"Authorization": "Basic x"}]
-)
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer alice_nope_notakey"}, {"Authorization": "Basic x"}])
 def test_missing_or_wrong_key_is_401(mesh, headers):
     r = httpx.post(mesh.url + "/api/chat", json={"message": "hej"}, headers=headers, timeout=10)
     assert r.status_code == 401

@@ -35,15 +35,22 @@ def caddy_exe() -> str:
 
 
 def caddy_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("ALICE_BIND", "ALICE_CADDY_PORT", "CADDY_ADMIN", "GUARDIAN_UPSTREAM")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ALICE_BIND", "ALICE_CADDY_PORT", "CADDY_ADMIN", "GUARDIAN_UPSTREAM")
+    }
     return {**env, **overrides}
 
 
 def caddy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [caddy_exe(), *args, "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -71,18 +78,25 @@ def handlers(node: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------------------------
 # validate / adapt / fmt
 def test_caddyfile_validates_with_defaults_and_with_compose_settings() -> None:
-    local = caddy("validate", env=caddy_env(ALICE_CADDY_PORT=str(free_port()),
-                                            CADDY_ADMIN=f"127.0.0.1:{free_port()}"))
+    local = caddy("validate", env=caddy_env(ALICE_CADDY_PORT=str(free_port()), CADDY_ADMIN=f"127.0.0.1:{free_port()}"))
     assert local.returncode == 0, local.stderr
     assert "Valid configuration" in local.stdout + local.stderr
-    compose = caddy("validate", env=caddy_env(ALICE_BIND="0.0.0.0", ALICE_CADDY_PORT="18000",
-                                              CADDY_ADMIN="127.0.0.1:2019", GUARDIAN_UPSTREAM="guardian:8787"))
+    compose = caddy(
+        "validate",
+        env=caddy_env(
+            ALICE_BIND="0.0.0.0",
+            ALICE_CADDY_PORT="18000",
+            CADDY_ADMIN="127.0.0.1:2019",
+            GUARDIAN_UPSTREAM="guardian:8787",
+        ),
+    )
     assert compose.returncode == 0, compose.stderr
 
 
 def test_caddyfile_is_formatted() -> None:
-    result = subprocess.run([caddy_exe(), "fmt", str(CADDYFILE)], capture_output=True, text=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        [caddy_exe(), "fmt", str(CADDYFILE)], capture_output=True, text=True, timeout=30, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.rstrip("\n") == CADDYFILE.read_text().rstrip("\n"), "run: caddy fmt --overwrite Caddyfile"
 
@@ -99,8 +113,9 @@ def test_defaults_bind_loopback_and_proxy_to_the_local_guardian() -> None:
 
 
 def test_environment_overrides_reach_the_config() -> None:
-    config = adapt(ALICE_BIND="0.0.0.0", ALICE_CADDY_PORT="18123", CADDY_ADMIN="127.0.0.1:23456",
-                   GUARDIAN_UPSTREAM="guardian:8787")
+    config = adapt(
+        ALICE_BIND="0.0.0.0", ALICE_CADDY_PORT="18123", CADDY_ADMIN="127.0.0.1:23456", GUARDIAN_UPSTREAM="guardian:8787"
+    )
     assert config["admin"]["listen"] == "127.0.0.1:23456"
     (server,) = config["apps"]["http"]["servers"].values()
     assert server["listen"] == ["0.0.0.0:18123"]
@@ -175,11 +190,17 @@ def upstream() -> Iterator[Upstream]:
 def proxy(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     log_dir: Path = tmp_path_factory.mktemp("caddy")
     port = free_port()
-    env = {"ALICE_CADDY_PORT": str(port), "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
-           "GUARDIAN_UPSTREAM": f"127.0.0.1:{upstream.server_address[1]}", "ALICE_BIND": "127.0.0.1",
-           "XDG_DATA_HOME": str(log_dir / "data"), "XDG_CONFIG_HOME": str(log_dir / "config")}
-    proc = start("caddy", [caddy_exe(), "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
-                 port, log_dir, env)
+    env = {
+        "ALICE_CADDY_PORT": str(port),
+        "CADDY_ADMIN": f"127.0.0.1:{free_port()}",
+        "GUARDIAN_UPSTREAM": f"127.0.0.1:{upstream.server_address[1]}",
+        "ALICE_BIND": "127.0.0.1",
+        "XDG_DATA_HOME": str(log_dir / "data"),
+        "XDG_CONFIG_HOME": str(log_dir / "config"),
+    }
+    proc = start(
+        "caddy", [caddy_exe(), "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"], port, log_dir, env
+    )
     try:
         wait_http(proc, "/health", timeout_s=30)
         yield proc
@@ -216,15 +237,22 @@ def test_clients_cannot_forge_forwarded_for(proxy: Proc) -> None:
 
 
 def test_other_paths_are_problem_json_404s_that_stay_valid_json(proxy: Proc) -> None:
-    for path, instance in (("/metrics", "/metrics"), ("/ready", "/ready"), ("/", "/"), ('/a%22b%5C', "/")):
+    for path, instance in (("/metrics", "/metrics"), ("/ready", "/ready"), ("/", "/"), ("/a%22b%5C", "/")):
         r = httpx.get(proxy.url + path, headers={"X-Request-ID": "id-404"})
         assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
         assert r.headers["x-request-id"] == "id-404"
         assert "server" not in r.headers
         body = r.json()
-        assert body == {"type": "about:blank", "title": "Not Found", "status": 404, "detail": body["detail"],
-                        "instance": instance, "code": "not_found", "request_id": "id-404"}
+        assert body == {
+            "type": "about:blank",
+            "title": "Not Found",
+            "status": 404,
+            "detail": body["detail"],
+            "instance": instance,
+            "code": "not_found",
+            "request_id": "id-404",
+        }
     forged = httpx.get(proxy.url + "/nope", headers=[("X-Request-ID", 'x"}'), ("X-Request-ID", "y")])
     assert forged.json()["request_id"] == forged.headers["x-request-id"] != 'x"}'
 

@@ -299,8 +299,11 @@ def test_every_one_shot_job_is_awaited_by_a_long_running_service() -> None:
     """Otherwise ``docker compose up --wait`` reports the job's clean exit as a failure."""
     for name, svc in services().items():
         if one_shot(svc):
-            waiters = [other for other, o in services().items() if not one_shot(o)
-                       and depends_on(o).get(name, {}).get("condition") == "service_completed_successfully"]
+            waiters = [
+                other
+                for other, o in services().items()
+                if not one_shot(o) and depends_on(o).get(name, {}).get("condition") == "service_completed_successfully"
+            ]
             assert waiters, f"{name} is a one-shot job nothing waits for"
 
 
@@ -453,9 +456,16 @@ def test_modelserver_image_compiles_llama_cpp_portably_and_pulls_its_model() -> 
 def test_dockerignore_keeps_the_context_to_the_sources() -> None:
     for kept in ("pyproject.toml", "README.md", "services/alice/settings.py", "services/nlu/data"):
         assert not dockerignore_excludes(kept), kept
-    for dropped in (".env", ".venv/bin/python", ".git/config", "tests/conftest.py", "docker-compose.yml",
-                    "services/alice/__pycache__/settings.cpython-311.pyc", "models/x.gguf",
-                    "services/alice.egg-info/PKG-INFO"):
+    for dropped in (
+        ".env",
+        ".venv/bin/python",
+        ".git/config",
+        "tests/conftest.py",
+        "docker-compose.yml",
+        "services/alice/__pycache__/settings.cpython-311.pyc",
+        "models/x.gguf",
+        "services/alice.egg-info/PKG-INFO",
+    ):
         assert dockerignore_excludes(dropped), dropped
 
 
@@ -526,8 +536,9 @@ def test_env_example_documents_only_variables_something_reads() -> None:
 
 def test_env_example_documents_every_settings_field() -> None:
     documented = set(env_example())
-    missing = [f"{var.owner} ({' or '.join(var.names)})" for var in settings_vars()
-               if not documented.intersection(var.names)]
+    missing = [
+        f"{var.owner} ({' or '.join(var.names)})" for var in settings_vars() if not documented.intersection(var.names)
+    ]
     assert not missing, "settings fields missing from .env.example:\n" + "\n".join(missing)
 
 
@@ -537,10 +548,27 @@ def test_env_example_documents_every_direct_read_and_deploy_variable() -> None:
 
 
 def test_env_example_names_the_shared_variables() -> None:
-    shared = {"ALICE_INTERNAL_SECRET", "ALICE_LOG_FORMAT", "ALICE_LOG_LEVEL", "ALICE_HOME", "ALICE_MODELS_DIR",
-              "REDIS_URL", "OLLAMA_HOST", "ALICE_CADDY_PORT", "GUARDIAN_PORT", "ORCHESTRATOR_PORT", "NLU_PORT",
-              "MODELSERVER_PORT", "FIB_CACHE_TTLS_H", "FIB_RETRY_DELAYS", "FIB_TIMEOUT_PHASES",
-              "ENABLE_PHI_LOAD_BALANCER", "PHI_PRIMARY_WEIGHT", "PHI_SECONDARY_WEIGHT", "FIB_SPIRAL_POINTS"}
+    shared = {
+        "ALICE_INTERNAL_SECRET",
+        "ALICE_LOG_FORMAT",
+        "ALICE_LOG_LEVEL",
+        "ALICE_HOME",
+        "ALICE_MODELS_DIR",
+        "REDIS_URL",
+        "OLLAMA_HOST",
+        "ALICE_CADDY_PORT",
+        "GUARDIAN_PORT",
+        "ORCHESTRATOR_PORT",
+        "NLU_PORT",
+        "MODELSERVER_PORT",
+        "FIB_CACHE_TTLS_H",
+        "FIB_RETRY_DELAYS",
+        "FIB_TIMEOUT_PHASES",
+        "ENABLE_PHI_LOAD_BALANCER",
+        "PHI_PRIMARY_WEIGHT",
+        "PHI_SECONDARY_WEIGHT",
+        "FIB_SPIRAL_POINTS",
+    }
     assert shared <= set(env_example()), sorted(shared - set(env_example()))
 
 
