@@ -75,7 +75,8 @@ def service_error_response(exc: ServiceError, instance: str) -> JSONResponse:
     return problem_response(exc.status, exc.code, exc.title, exc.detail, instance, headers, **extra)
 
 
-def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+def validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    """A one-line detail ("message: Field required") and the list of every error, without the input."""
     errors = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -93,7 +94,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        detail, errors = _validation_detail(exc)
+        detail, errors = validation_detail(exc)
         return problem_response(422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:

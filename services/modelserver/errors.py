@@ -19,15 +19,13 @@ problem body plus an ``error`` member holding the detail, e.g. 404 ``{"error": "
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from alice.errors import DependencyDownError, NotFoundError, ServiceError
-from alice.problem import problem_response, service_error_response
+from alice.problem import problem_response, service_error_response, validation_detail
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 
@@ -55,15 +53,6 @@ class ModelUnavailableError(DependencyDownError):
     code, title = "model_unavailable", "Model failed to load"
 
 
-def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    errors = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-        errors.append({"loc": loc or "body", "msg": str(err.get("msg", "invalid"))})
-    first = errors[0] if errors else {"loc": "body", "msg": "invalid"}
-    return f"{first['loc']}: {first['msg']}", errors
-
-
 def install_ollama_error_handlers(app: FastAPI) -> None:
     """Replace the kernel's handlers with ones that add Ollama's ``error`` member to the problem body."""
 
@@ -74,7 +63,7 @@ def install_ollama_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
-        detail, errors = _validation_detail(exc)
+        detail, errors = validation_detail(exc)
         return problem_response(
             422, "validation_failed", "Invalid input", detail, request.url.path, errors=errors, error=detail
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Request
@@ -108,43 +108,47 @@ def _bind(engine: Engine, job: Job) -> None:
 @router.post("/api/chat", response_model=None)
 async def chat(body: ChatRequest, pool: PoolDep, request: Request) -> Response:
     """Chat with a model; NDJSON stream by default, one object with ``stream: false``."""
-    engine = pool.engine(body.model)
-    job = _chat_job(body)
     if not body.messages:
-        engine.ensure_ready()
+        pool.engine(body.model).ensure_ready()
         return JSONResponse(replies.chat_loaded(body.model))
-    _bind(engine, job)
-    stream = engine.start(job)
-    if body.stream:
-        frames = ndjson_stream(
-            stream,
-            lambda text: replies.chat_delta(body.model, text),
-            lambda end: replies.chat_final(body.model, end),
-        )
-        return StreamingResponse(frames, media_type=NDJSON_MEDIA_TYPE)
-    text, end = await _collect(stream, request)
-    return JSONResponse(replies.chat_final(body.model, end, text))
+    return await _answer(
+        pool.engine(body.model),
+        _chat_job(body),
+        body.model,
+        body.stream,
+        request,
+        (replies.chat_delta, replies.chat_final),
+    )
 
 
 @router.post("/api/generate", response_model=None)
 async def generate(body: GenerateRequest, pool: PoolDep, request: Request) -> Response:
     """Complete a prompt (templated as one user turn, or as is with ``raw``)."""
-    engine = pool.engine(body.model)
-    job = _generate_job(body)
     if not body.prompt:
-        engine.ensure_ready()
+        pool.engine(body.model).ensure_ready()
         return JSONResponse(replies.generate_loaded(body.model))
+    return await _answer(
+        pool.engine(body.model),
+        _generate_job(body),
+        body.model,
+        body.stream,
+        request,
+        (replies.generate_delta, replies.generate_final),
+    )
+
+
+async def _answer(
+    engine: Engine, job: Job, model: str, stream_reply: bool, request: Request, shapes: tuple[Any, Any]
+) -> Response:
+    """Run ``job`` and answer as an NDJSON stream or one JSON object, shaped by ``(delta, final)``."""
+    delta, final = shapes
     _bind(engine, job)
     stream = engine.start(job)
-    if body.stream:
-        frames = ndjson_stream(
-            stream,
-            lambda text: replies.generate_delta(body.model, text),
-            lambda end: replies.generate_final(body.model, end),
-        )
+    if stream_reply:
+        frames = ndjson_stream(stream, lambda text: delta(model, text), lambda end: final(model, end))
         return StreamingResponse(frames, media_type=NDJSON_MEDIA_TYPE)
     text, end = await _collect(stream, request)
-    return JSONResponse(replies.generate_final(body.model, end, text))
+    return JSONResponse(final(model, end, text))
 
 
 @router.post("/api/embed")
