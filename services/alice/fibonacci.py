@@ -96,6 +96,9 @@ class FibonacciConfig(BaseSettings):
     fib_error_escalation_per_hour: IntList = Field(default=[3, 5, 8])
     fib_spiral_points: int = Field(default=89, ge=1, le=100_000)
     fib_spiral_dimensions: int = Field(default=2, ge=2, le=64)
+    fib_scaler_cooldown_up_s: float = Field(default=180, gt=0)
+    fib_scaler_cooldown_down_s: float = Field(default=480, gt=0)
+    fib_scaler_cooldown_emergency_s: float = Field(default=60, gt=0)
     enable_phi_load_balancer: bool = False
     phi_primary_weight: float = Field(default=GOLDEN_RATIO, gt=0)
     phi_secondary_weight: float = Field(default=PHI_INVERSE, gt=0)
@@ -211,6 +214,21 @@ def get_fibonacci_scaling_sequence(minimum: int = 1, maximum: int = 89) -> list[
     if minimum < 1 or maximum < minimum:
         raise ValueError("need 1 <= minimum <= maximum")
     return sorted({f for f in FIBONACCI_SEQUENCE if minimum <= f <= maximum})
+
+
+def scaling_thresholds(target: float) -> tuple[float, float]:
+    """(scale-up, scale-down) load levels for a ``target`` load: above φ × target, below φ⁻¹ × target."""
+    return target * GOLDEN_RATIO, target * PHI_INVERSE
+
+
+def next_replica_count(current: int, direction: int, maximum: int = 89) -> int:
+    """The next replica count along the Fibonacci steps (1, 2, 3, 5, 8, ...) up (+1) or down (-1)."""
+    steps = get_fibonacci_scaling_sequence(1, max(1, maximum))
+    if direction > 0:
+        return next((s for s in steps if s > current), steps[-1])
+    if direction < 0:
+        return next((s for s in reversed(steps) if s < current), steps[0])
+    return current
 
 
 def phi_weights(n: int, cfg: FibonacciConfig | None = None) -> list[float]:

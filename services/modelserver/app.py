@@ -8,6 +8,7 @@ model request, with 503 and ``Retry-After``) waits until the weights are verifie
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -15,6 +16,7 @@ import structlog
 from fastapi import FastAPI
 
 from alice.errors import ModelError
+from alice.metrics import new_registry
 from alice.models import resolve
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
@@ -63,9 +65,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.close()
 
 
+def _exit_unless_pulled(settings: ModelServerSettings) -> None:
+    """A server started from the environment stops with one clear line when a model was never pulled."""
+    try:
+        build_pool(settings, ModelServerMetrics(new_registry())).check_present()
+    except ModelError as exc:
+        print(f"alice-modelserver: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
 def create_app(settings: ModelServerSettings | None = None) -> FastAPI:
     """Build the app; settings come from the environment (``MODELSERVER_*``) unless given."""
-    settings = settings or load_settings(ModelServerSettings, "modelserver")
+    if settings is None:
+        settings = load_settings(ModelServerSettings, "modelserver")
+        _exit_unless_pulled(settings)
     app = create_service_app(
         service="modelserver",
         settings=settings,

@@ -80,3 +80,16 @@ def test_phi_weights_and_lattice():
     assert len(pts) == 89 and all(0 < r <= 1 for r, _ in pts)
     assert pts[1][1] - pts[0][1] == pytest.approx(fib.GOLDEN_ANGLE_RAD)
     assert math.isclose(fib.LATENCY_BUCKETS_MS[0], 1) and 987 in fib.LATENCY_BUCKETS_MS
+
+
+def test_scaler_thresholds_steps_and_cooldowns():
+    up, down = fib.scaling_thresholds(100)
+    assert up == pytest.approx(161.8, abs=0.1) and down == pytest.approx(61.8, abs=0.1)
+    assert [fib.next_replica_count(n, +1) for n in (1, 2, 3, 4, 5, 89)] == [2, 3, 5, 5, 8, 89]
+    assert [fib.next_replica_count(n, -1) for n in (1, 2, 5, 6, 8)] == [1, 1, 3, 5, 5]
+    cfg = fib.load_fibonacci_config()
+    assert (cfg.fib_scaler_cooldown_up_s, cfg.fib_scaler_cooldown_down_s, cfg.fib_scaler_cooldown_emergency_s) == (
+        180,
+        480,
+        60,
+    )
