@@ -11,13 +11,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from alice.cli.mesh import uvicorn_command
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,20 +114,7 @@ def start_service(
 ) -> Proc:
     """``uvicorn <app> --factory`` on a free port, waited on until ``/health`` answers."""
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        app,
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    cmd = uvicorn_command(app, port)
     proc = start(name, cmd, port, log_dir, env)
     wait_http(proc, "/health", ready_timeout_s)
     return proc

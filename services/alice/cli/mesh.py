@@ -126,6 +126,12 @@ class MeshPlan:
         return f"http://127.0.0.1:{getattr(self, service + '_port')}"
 
 
+def uvicorn_command(app: str, port: int) -> list[str]:
+    """How every Alice service is run: ``uvicorn <pkg>.app:create_app --factory`` on loopback."""
+    return [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"]  # fmt: skip
+
+
 @dataclass
 class Child:
     name: str
@@ -186,22 +192,7 @@ class Mesh:
         return child
 
     def _uvicorn(self, name: str, app: str, port: int, env: dict[str, str]) -> Child:
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            app,
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--timeout-graceful-shutdown",
-            "5",
-        ]
+        cmd = uvicorn_command(app, port)
         return self._spawn(name, cmd, env, f"http://127.0.0.1:{port}/ready")
 
     def _start_redis(self) -> str:
