@@ -6,8 +6,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
-from procs import REPO
+import psutil
+
+from procs import REPO, free_port
 
 
 def run_up(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -61,3 +65,61 @@ def test_bad_fibonacci_env_is_a_clear_error(tmp_path):
     )
     assert result.returncode != 0
     assert "FIB_CACHE_TTLS_H" in result.stderr
+
+
+def test_children_die_with_a_killed_alice_up(tmp_path):
+    """Even SIGKILL of `alice up` (no chance to clean up) leaves no service behind."""
+    ports = {
+        v: str(free_port())
+        for v in (
+            "ALICE_CADDY_PORT",
+            "ALICE_CADDY_ADMIN_PORT",
+            "GUARDIAN_PORT",
+            "ORCHESTRATOR_PORT",
+            "NLU_PORT",
+            "MODELSERVER_PORT",
+            "ALICE_REDIS_PORT",
+        )
+    }
+    env = {
+        **os.environ,
+        "ALICE_HOME": str(tmp_path),
+        "ALICE_MODEL": "smollm2:135m",
+        **ports,
+        "NLU_MODEL_DIR": os.environ.get("NLU_MODEL_DIR") or str(Path.home() / ".alice" / "nlu"),
+        "ALICE_MODELS_DIR": os.environ.get("ALICE_MODELS_DIR") or str(Path.home() / ".alice" / "models"),
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "alice.cli", "up", "--no-pull", "--no-caddy"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not _children_of(tmp_path) or len(_children_of(tmp_path)) < 4:
+            assert up.poll() is None, up.stderr.read().decode() if up.stderr else ""
+            assert time.monotonic() < deadline, "services did not start"
+            time.sleep(0.5)
+    finally:
+        up.kill()
+        up.wait(timeout=10)
+    deadline = time.monotonic() + 20
+    while _children_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    left = _children_of(tmp_path)
+    for proc in left:
+        proc.kill()
+    assert not left, f"orphans after SIGKILL: {[p.pid for p in left]}"
+
+
+def _children_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("ALICE_HOME") == str(home):
+                found.append(proc)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found

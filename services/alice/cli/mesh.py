@@ -126,6 +126,15 @@ class MeshPlan:
         return f"http://127.0.0.1:{getattr(self, service + '_port')}"
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it if `alice up` itself is killed (no orphans)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def uvicorn_command(app: str, port: int) -> list[str]:
     """How every Alice service is run: ``uvicorn <pkg>.app:create_app --factory`` on loopback."""
     return [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port", str(port),
@@ -186,6 +195,7 @@ class Mesh:
                 env={**os.environ, **env},
                 cwd=REPO_ROOT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here; Linux only, no-op elsewhere
             )
         child = Child(name, popen, log_path, ready_url)
         self.children.append(child)
