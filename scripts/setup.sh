@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Install everything Alice needs on a fresh Debian machine (idempotent; re-running is cheap):
 #   apt packages (redis-server, caddy, prometheus), the .venv with every extra, and a model.
-# Usage: bash scripts/setup.sh [--model NAME] [--no-model]
+# Usage: bash scripts/setup.sh [--model NAME] [--no-model] [--with-st]
+#   --with-st also installs the optional sentence-transformers NLU backend (torch CPU build; the tests need it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODEL="${ALICE_MODEL:-qwen2.5-coder:1.5b}"
 PULL=1
+EXTRAS="all,dev"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --model) MODEL="$2"; shift 2 ;;
     --no-model) PULL=0; shift ;;
+    --with-st) EXTRAS="all,dev,nlu-st"; shift ;;
     *) echo "setup: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,11 +47,14 @@ if [[ ! -x .venv/bin/python ]]; then
   .venv/bin/pip install -q --upgrade pip wheel
 fi
 stamp=".venv/.alice-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$hash $EXTRAS"
+installed="$(cat "$stamp" 2>/dev/null || true)"
+# an install with the ST extra also satisfies a plain one
+if [[ "$installed" != "$want" && "$installed" != "$hash all,dev,nlu-st" ]]; then
   say "installing Alice and its dependencies (llama-cpp-python compiles once, ~10-20 min on 2 cores; pip caches the wheel)"
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
-    .venv/bin/pip install -q -e ".[all,dev]"
+    .venv/bin/pip install -q -e ".[$EXTRAS]"
   echo "$want" > "$stamp"
 fi
 

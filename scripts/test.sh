@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh --model smollm2:135m
+bash scripts/setup.sh --model smollm2:135m --with-st
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff" >&2

@@ -42,7 +42,7 @@ log = structlog.get_logger("nlu.app")
 
 
 def _load_model(settings: NLUSettings) -> IntentModel:
-    embedder = create_embedder(settings.embedder, settings.embed_threads)
+    embedder = create_embedder(settings.embedder, settings.embed_threads, settings.st_model)
     return load_or_train(settings, embedder)
 
 

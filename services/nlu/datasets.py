@@ -77,10 +77,44 @@ SCENARIO_OVERRIDES = {
 }
 
 
+class DataFileError(ValueError):
+    """A data file that cannot be read as rows; the message names the file and line."""
+
+
 def read_jsonl(path: Path) -> list[Row]:
-    """All JSON objects in a JSON Lines file (blank lines skipped)."""
+    """All JSON objects in a JSON Lines file (blank lines skipped); :class:`DataFileError` names a bad line."""
+    return [row for _, row in _numbered_rows(path)]
+
+
+def _numbered_rows(path: Path) -> list[tuple[int, Row]]:
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    rows: list[tuple[int, Row]] = []
     with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFileError(f"{path}: line {number} is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataFileError(f"{path}: line {number} is not a JSON object")
+            rows.append((number, row))
+    return rows
+
+
+def read_intent_file(path: Path) -> list[Row]:
+    """``{"text", "intent"}`` rows of ``path`` (other keys kept); :class:`DataFileError` names a bad line."""
+    numbered = _numbered_rows(path)
+    for number, row in numbered:
+        for key in ("text", "intent"):
+            value = row.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise DataFileError(f"{path}: line {number} has no {key!r} (a non-empty string)")
+    if not numbered:
+        raise DataFileError(f"{path}: no rows")
+    return [row for _, row in numbered]
 
 
 def intent_rows(rows: Iterable[Row]) -> list[Row]:
@@ -94,9 +128,14 @@ def intent_rows(rows: Iterable[Row]) -> list[Row]:
     return out
 
 
+def is_training_file(path: Path) -> bool:
+    """Training files are ``*.jsonl`` except held-out evaluation files (``eval*.jsonl``, ``*.test.jsonl``)."""
+    return path.suffix == ".jsonl" and not path.name.startswith("eval") and not path.name.endswith(".test.jsonl")
+
+
 def load_training_rows(data_dir: Path) -> list[Row]:
-    """Every ``*.jsonl`` in ``data_dir`` (sorted by name) as training rows."""
-    files = sorted(data_dir.glob("*.jsonl"))
+    """Every training ``*.jsonl`` in ``data_dir`` (sorted by name; never ``eval*.jsonl`` or ``*.test.jsonl``)."""
+    files = sorted(p for p in data_dir.glob("*.jsonl") if is_training_file(p))
     if not files:
         raise FileNotFoundError(f"no *.jsonl training files in {data_dir}")
     rows: list[Row] = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from nlu.classifier import IntentModel, Prediction
 from nlu.entities import extract_entities
-from nlu.intents import route_hint
+from nlu.routing import plan_route
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,13 @@ def parse_texts(model: IntentModel, texts: Sequence[str]) -> ParseBatch:
     """Classify and extract entities for ``texts`` (blocking: call it from a worker thread)."""
     start = time.perf_counter()
     classified = model.classify(texts)
-    results = [
-        ParseResult(
-            prediction=prediction,
-            entities=extract_entities(text),
-            route_hint=route_hint(prediction.label, prediction.accepted),
-            embedding=[round(float(v), 6) for v in vector],
+    results = []
+    for text, prediction, vector in zip(texts, classified.predictions, classified.embeddings, strict=True):
+        entities = extract_entities(text)
+        alternatives = prediction.alternatives(1)
+        hint = plan_route(
+            prediction.label, prediction.accepted, entities, text, alternatives[0] if alternatives else None
         )
-        for text, prediction, vector in zip(texts, classified.predictions, classified.embeddings, strict=True)
-    ]
+        results.append(ParseResult(prediction, entities, hint, [round(float(v), 6) for v in vector]))
     total_ms = (time.perf_counter() - start) * 1000
     return ParseBatch(results, classified.embed_ms, classified.classify_ms, total_ms)

@@ -2,7 +2,11 @@
 
 A prediction is accepted when its calibrated top probability is at least ``min_confidence`` and beats the
 runner-up by at least ``min_margin``; otherwise the answer is ``out_of_scope``. The pick maximises accuracy
-among the (confidence, margin) pairs whose accepted labels are right at least ``target_precision`` of the time.
+among the (confidence, margin) pairs whose accepted labels are right at least ``target_precision`` of the time,
+but only among pairs that reject at most ``max_reject_rate`` of the in-domain rows (gold label not
+``out_of_scope``): on a small or hard label set the precision target could otherwise only be met by rejecting
+most of the traffic, which makes a useless assistant. When no pair meets the target within that budget, the pick
+is the most accurate pair within it.
 """
 
 from __future__ import annotations
@@ -53,18 +57,25 @@ def pick_thresholds(
     target_precision: float,
     fixed_confidence: float | None = None,
     fixed_margin: float | None = None,
+    max_reject_rate: float = 1.0,
 ) -> tuple[float, float, dict[str, Any]]:
     """``(min_confidence, min_margin, dev_scores)`` chosen on development probabilities ``probs``."""
     labels = list(labels)
     confidences = (fixed_confidence,) if fixed_confidence is not None else CONFIDENCE_GRID
     margins = (fixed_margin,) if fixed_margin is not None else MARGIN_GRID
     top1 = round(float(np.mean(np.argmax(probs, axis=1) == gold)), 4)
+    in_domain = gold != (labels.index(OUT_OF_SCOPE) if OUT_OF_SCOPE in labels else -2)
     best: tuple[tuple[float, ...], float, float, dict[str, Any]] | None = None
     for conf in confidences:
         for margin in margins:
-            scores = score_decisions(labels, apply_thresholds(labels, probs, conf, margin), gold)
+            predicted = apply_thresholds(labels, probs, conf, margin)
+            scores = score_decisions(labels, predicted, gold)
+            rejected = float(np.mean(predicted[in_domain] == REJECTED)) if in_domain.any() else 0.0
+            scores["in_domain_rejected"] = round(rejected, 4)
+            within = rejected <= max_reject_rate + 1e-9
             meets = scores["accepted_precision"] >= target_precision
-            key = (float(meets), scores["accuracy"] if meets else scores["accepted_precision"], -conf, -margin)
+            score = scores["accuracy"] if meets or within else scores["accepted_precision"]
+            key = (float(within), float(meets), score, -conf, -margin)
             if best is None or key > best[0]:
                 best = (key, conf, margin, scores)
     assert best is not None  # noqa: S101 - the grids are never empty

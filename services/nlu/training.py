@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -47,6 +48,7 @@ class TrainConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     cv_folds: int = 5
     target_precision: float = 0.95
+    max_reject_rate: float = 0.05
     min_confidence: float | None = None
     min_margin: float | None = None
     augment_ascii: bool = True
@@ -58,6 +60,7 @@ class TrainConfig:
         return cls(
             cv_folds=settings.cv_folds,
             target_precision=settings.target_precision,
+            max_reject_rate=settings.max_reject_rate,
             min_confidence=settings.min_confidence,
             min_margin=settings.min_margin,
             augment_ascii=settings.augment_ascii,
@@ -112,7 +115,11 @@ def out_of_fold_logits(x: Features, y: np.ndarray, groups: np.ndarray, c: float,
     min_count = int(np.bincount(y).min())
     splitter = StratifiedGroupKFold(n_splits=max(2, min(folds, min_count)), shuffle=True, random_state=seed)
     out = np.zeros((x.shape[0], n_labels))
-    for train_idx, test_idx in splitter.split(x, y, groups):
+    with warnings.catch_warnings():
+        # A label rarer than the fold count is still placed; its held-out rows just score low, as they should.
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = list(splitter.split(x, y, groups))
+    for train_idx, test_idx in splits:
         out[test_idx] = _logits(_fit(x[train_idx], y[train_idx], c), x[test_idx], n_labels)
     return out
 
@@ -133,6 +140,7 @@ def train(
     settings: NLUSettings | None = None,
     embedder: Embedder | None = None,
     config: TrainConfig | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> IntentModel:
     """Train a fresh model on ``{"text","intent"}`` rows (any label set); returns it with its embedder.
 
@@ -141,7 +149,7 @@ def train(
     """
     settings = settings or NLUSettings()
     config = config or TrainConfig.from_settings(settings)
-    embedder = embedder or create_embedder(settings.embedder, settings.embed_threads)
+    embedder = embedder or create_embedder(settings.embedder, settings.embed_threads, settings.st_model)
     rows = intent_rows(train_rows)
     labels = tuple(sorted({r["intent"] for r in rows}))
     if len(labels) < 2:
@@ -149,14 +157,18 @@ def train(
     started = time.perf_counter()
     texts, names, groups = augment(rows, config.augment_ascii)
     log.info("nlu_train_embedding", rows=len(rows), texts=len(texts), labels=len(labels))
+    say = progress or (lambda _msg: None)
+    say(f"embedding {len(texts)} texts ({len(rows)} rows, {len(labels)} intents) with {embedder.name}")
     x = featurize(texts, embedder.embed(texts), config.features)
+    say(f"cross-validating C in {list(config.c_grid)} over {config.cv_folds} folds")
     y = np.array([labels.index(n) for n in names])
     best = _select(x, y, np.array(groups), config)
     log.info("nlu_train_selected", c=best["c"], temperature=round(best["temperature"], 3), nll=best["nll"])
     probs = softmax(best["logits"] / best["temperature"])
     min_conf, min_margin, dev = pick_thresholds(
-        labels, probs, y, config.target_precision, config.min_confidence, config.min_margin
+        labels, probs, y, config.target_precision, config.min_confidence, config.min_margin, config.max_reject_rate
     )
+    say(f"thresholds: confidence >= {min_conf}, margin >= {min_margin}; fitting the final model")
     coef, intercept = _weights(_fit(x, y, best["c"]))
     meta = {"rows": len(rows), "texts": len(texts), "c": best["c"], "config": asdict(config), "dev": dev}
     meta["train_seconds"] = round(time.perf_counter() - started, 2)

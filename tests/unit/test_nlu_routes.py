@@ -39,3 +39,78 @@ def test_taxonomy_is_complete_and_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "services/nlu/INTENTS.md").read_text()
     for label in INTENTS:
         assert f"`{label}`" in doc
+
+
+# -- route hints from entities and complexity (nlu.routing) ---------------------------------------------------
+def _e(kind: str, value: object = 1, text: str = "x") -> dict[str, object]:
+    return {"type": kind, "value": value, "text": text, "start": 0, "end": len(text)}
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "entities", "expected"),
+    [
+        ("timer.set", "sätt en timer på fem minuter", [_e("duration", 300, "fem minuter")], "tool"),
+        ("timer.set", "sätt en timer till kl 15", [_e("time", "15:00", "kl 15")], "tool"),
+        ("timer.set", "sätt en timer", [], "planner"),
+        ("timer.set", "pausa timern", [], "tool"),
+        ("timer.set", "återuppta kökets timer", [], "tool"),
+        ("math.calculate", "vad är 150 delat med 6", [_e("expression", 25, "150 delat med 6")], "tool"),
+        ("math.calculate", "räkna ut det där", [], "planner"),
+        ("email.create_draft", "mejla anna", [_e("person", "Anna", "anna")], "tool"),
+        ("email.create_draft", "skriv till a@b.se", [_e("email", "a@b.se", "a@b.se")], "tool"),
+        ("email.create_draft", "skriv ett mejl", [], "planner"),
+        ("calendar.create_draft", "boka möte imorgon", [_e("date", "2025-01-02", "imorgon")], "tool"),
+        ("calendar.create_draft", "boka ett möte med Erik", [_e("person", "Erik", "Erik")], "planner"),
+        ("weather.lookup", "hur blir vädret", [], "tool"),
+        ("weather.lookup", "vädret i Göteborg", [_e("place", "Göteborg", "Göteborg")], "tool"),
+        ("time.now", "vad är klockan", [], "tool"),
+        ("home.control", "tänd lampan", [_e("number", 1, "1")], "tool"),
+        ("greeting.hello", "hej", [], "micro"),
+        ("info.query", "varför är himlen blå", [], "deep"),
+        ("smalltalk", "tack", [_e("phone", "+46701234567", "070-123 45 67")], "micro"),
+    ],
+)
+def test_plan_route_uses_entity_completeness(
+    label: str, text: str, entities: list[dict[str, object]], expected: str
+) -> None:
+    from nlu.routing import plan_route
+
+    assert plan_route(label, True, entities, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "släck lampan och sen sätt en timer på fem minuter",
+        "boka ett möte imorgon och även skicka ett mejl till Anna",
+        "kolla vädret, därefter påminn mig",
+        " ".join(["ord"] * 26),
+    ],
+)
+def test_multi_step_or_long_requests_go_to_the_planner(text: str) -> None:
+    from nlu.routing import plan_route
+
+    entities = [_e("duration", 300), _e("date", "2025-01-02"), _e("person", "Anna")]
+    assert plan_route("timer.set", True, entities, text) == "planner"
+    assert plan_route("greeting.hello", True, [], text) == "planner"
+
+
+def test_two_intents_joined_go_to_the_planner_but_one_does_not() -> None:
+    from nlu.routing import plan_route
+
+    text, dur = "sätt en timer på fem minuter och tänd lampan", [_e("duration", 300)]
+    assert plan_route("timer.set", True, dur, text, runner_up=("home.control", 0.35)) == "planner"
+    assert plan_route("timer.set", True, dur, text, runner_up=("home.control", 0.05)) == "tool"
+    assert (
+        plan_route("timer.set", True, dur, "sätt en timer på 1 timme och 15 minuter", ("timer.status", 0.1)) == "tool"
+    )
+
+
+def test_long_open_question_stays_deep_and_rejections_plan() -> None:
+    from nlu.routing import plan_route
+
+    long_question = "kan du förklara " + " ".join(["mycket"] * 30) + " hur inflation fungerar"
+    assert plan_route("info.query", True, [], long_question) == "deep"
+    assert plan_route("info.query", True, [], "förklara inflation och sen deflation") == "planner"
+    assert plan_route("time.now", False, [], "klockan") == "planner"
+    assert plan_route(OUT_OF_SCOPE, True, [], "asdf") == "planner"

@@ -26,6 +26,10 @@ bench_app = typer.Typer(help="Benchmarks; each prints one JSON line.", no_args_i
 app.add_typer(models_app, name="models")
 app.add_typer(keys_app, name="keys")
 app.add_typer(bench_app, name="bench")
+nlu_app = typer.Typer(help="The NLU engine: train its model.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluations; each prints one JSON line last on stdout.", no_args_is_help=True)
+app.add_typer(nlu_app, name="nlu")
+app.add_typer(eval_app, name="eval")
 
 
 def _err(msg: str) -> None:
@@ -228,6 +232,39 @@ def bench_mesh(
         raise ConfigError("need --requests >= 1, concurrency levels, and transports from: httpx, aiohttp")
     result = run_bench_mesh(requests, levels, kinds)
     typer.echo(json.dumps(result))
+
+
+# -- nlu ------------------------------------------------------------------------------------------------------
+@nlu_app.command("train")
+def nlu_train(
+    data: Annotated[list[Path] | None, typer.Option(help="training JSONL ({text,intent}); default: repo data")] = None,
+    out: Annotated[Path | None, typer.Option(help="artifact directory; default $ALICE_HOME/nlu")] = None,
+) -> None:
+    """Train the intent model and write the versioned artifact (hash of data + config)."""
+    from alice.cli import nlucmd
+
+    typer.echo(json.dumps(nlucmd.nlu_train(data, out), ensure_ascii=False))
+
+
+@eval_app.command("nlu")
+def eval_nlu(
+    test: Annotated[Path | None, typer.Option(help="rows to score ({text,intent}, optional entities, now)")] = None,
+    train: Annotated[Path | None, typer.Option(help="train a fresh model on this file first")] = None,
+    folds: Annotated[int | None, typer.Option(help="stratified k-fold check on --data instead")] = None,
+    data: Annotated[Path | None, typer.Option(help="rows for --folds")] = None,
+) -> None:
+    """Intent accuracy, macro-F1 and latency (DESIGN §7); confusions on stderr."""
+    from alice.cli import nlucmd
+
+    typer.echo(json.dumps(nlucmd.eval_nlu(train, test, folds, data), ensure_ascii=False))
+
+
+@bench_app.command("nlu")
+def bench_nlu(n: Annotated[int, typer.Option("--n", min=1, help="parses to time")] = 300) -> None:
+    """p50/p95/p99 of one warm in-process parse (embed, classify, entities, route hint)."""
+    from alice.cli import nlucmd
+
+    typer.echo(json.dumps(nlucmd.bench_nlu(n)))
 
 
 def main() -> None:
