@@ -40,10 +40,8 @@ class Mesh:
         return f"http://127.0.0.1:{self.ports[service]}"
 
 
-@pytest.fixture(scope="session")
-def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    """``alice up`` on free ports with the small test model; stopped with SIGTERM at the end."""
-    home = tmp_path_factory.mktemp("alice-home")
+def _start_mesh(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Mesh]:
+    """``alice up`` on free ports with the small test model; stopped with SIGTERM at the end, no orphans."""
     ports = {
         name: free_port()
         for name in ("caddy", "caddy_admin", "guardian", "orchestrator", "nlu", "modelserver", "redis")
@@ -67,6 +65,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     }
     for var in ("REDIS_URL", "OLLAMA_HOST", "GUARDIAN_KEYS_FILE"):
         env.pop(var, None)
+    env.update(extra_env or {})
     out = (home / "alice-up.log").open("wb")
     popen = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "alice.cli", "up", "--no-pull"],
@@ -77,24 +76,7 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{ports['caddy']}"
-    deadline = time.monotonic() + 240
-    key = ""
-    while True:
-        if popen.poll() is not None:
-            raise RuntimeError("alice up exited:\n" + (home / "alice-up.log").read_text()[-4000:])
-        key_file = home / "dev_api_key"
-        if key_file.exists():
-            key = key_file.read_text().strip()
-            try:
-                r = httpx.get(url + "/api/status", headers={"Authorization": f"Bearer {key}"}, timeout=2)
-                if r.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-        if time.monotonic() > deadline:
-            popen.kill()
-            raise RuntimeError("mesh not up in time:\n" + (home / "alice-up.log").read_text()[-4000:])
-        time.sleep(0.5)
+    key = _wait_until_up(popen, home, url)
     yield Mesh(url=url, key=key, home=home, ports=ports, secret=TEST_SECRET, popen=popen)
     popen.send_signal(signal.SIGTERM)
     try:
@@ -106,6 +88,39 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     for proc in leftovers:
         proc.kill()
     assert not leftovers, f"alice up left orphans: {[p.info for p in leftovers]}"
+
+
+def _wait_until_up(popen: subprocess.Popen[bytes], home: Path, url: str) -> str:
+    deadline = time.monotonic() + 300
+    while True:
+        if popen.poll() is not None:
+            raise RuntimeError("alice up exited:\n" + (home / "alice-up.log").read_text()[-4000:])
+        key_file = home / "dev_api_key"
+        if key_file.exists():
+            key = key_file.read_text().strip()
+            try:
+                r = httpx.get(url + "/api/status", headers={"Authorization": f"Bearer {key}"}, timeout=2)
+                if r.status_code == 200:
+                    return key
+            except httpx.HTTPError:
+                pass
+        if time.monotonic() > deadline:
+            popen.kill()
+            raise RuntimeError("mesh not up in time:\n" + (home / "alice-up.log").read_text()[-4000:])
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """The whole mesh with the real test model."""
+    yield from _start_mesh(tmp_path_factory.mktemp("alice-home"))
+
+
+@pytest.fixture(scope="module")
+def mesh_without_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    """A mesh whose OLLAMA_HOST points at a closed port: the LLM backend is down."""
+    closed = free_port()
+    yield from _start_mesh(tmp_path_factory.mktemp("alice-home-nollm"), {"OLLAMA_HOST": f"http://127.0.0.1:{closed}"})
 
 
 def _processes_with_home(home: Path) -> list[psutil.Process]:

@@ -31,9 +31,15 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 READY_TIMEOUT_S = 3.0
 
 
-def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck) -> None:
-    """Register a dependency check for ``/ready``; it fails by raising (or returning False)."""
+def add_readiness_check(app: FastAPI, name: str, check: ReadinessCheck, *, required: bool = True) -> None:
+    """Register a dependency check for ``/ready``; it fails by raising (or returning False).
+
+    A failing ``required=False`` check leaves the service ready but ``degraded`` (it can still serve part of
+    its traffic, e.g. the orchestrator's tool routes without the LLM); ``/ready`` names it in ``checks``.
+    """
     app.state.readiness[name] = check
+    if not required:
+        app.state.optional_checks.add(name)
 
 
 async def _run_check(check: ReadinessCheck) -> str | None:
@@ -62,6 +68,7 @@ def create_service_app(
     app.state.registry = registry
     app.state.http_metrics = metrics
     app.state.readiness = {}
+    app.state.optional_checks = set()
     app.state.fibonacci = fibonacci
     install_problem_handlers(app)
     app.add_middleware(AccessMiddleware, metrics=metrics)
@@ -77,7 +84,9 @@ def create_service_app(
         checks: dict[str, ReadinessCheck] = dict(request.app.state.readiness)
         names = list(checks)
         results = await asyncio.gather(*(_run_check(checks[n]) for n in names))
-        failing = {n: r for n, r in zip(names, results, strict=True) if r is not None}
+        failed = {n: r for n, r in zip(names, results, strict=True) if r is not None}
+        states = {n: ("fail" if n in failed else "ok") for n in names}
+        failing = {n: r for n, r in failed.items() if n not in request.app.state.optional_checks}
         metrics.ready.labels(service).set(0 if failing else 1)
         if failing:
             detail = "Not ready: " + ", ".join(f"{n} ({r})" for n, r in failing.items())
@@ -88,9 +97,10 @@ def create_service_app(
                 detail,
                 request.url.path,
                 {"Retry-After": "1"},
-                checks={n: ("fail" if n in failing else "ok") for n in names},
+                checks=states,
             )
-        return JSONResponse({"status": "ready", "service": service, "checks": {n: "ok" for n in names}})
+        status = "degraded" if failed else "ready"
+        return JSONResponse({"status": status, "service": service, "checks": states})
 
     @app.get("/metrics", tags=["ops"], response_model=None)
     async def metrics_endpoint() -> Response:

@@ -85,7 +85,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.chat = ChatService(nlu, llm, ChatMetrics(app.state.registry), generation)
         add_readiness_check(app, "nlu", nlu.ping)
-        add_readiness_check(app, "llm", llm.ping)
+        # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
+        add_readiness_check(app, "llm", llm.ping, required=False)
         log.info("orchestrator_started", model=settings.model, nlu_url=settings.nlu_url, llm=settings.ollama_host)
         yield
 
