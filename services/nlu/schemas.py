@@ -44,11 +44,14 @@ class IntentScore(BaseModel):
 
 
 class Entity(BaseModel):
+    """One entity with character offsets (``text == input[start:end]``); see ``nlu.entities``."""
+
     type: str
-    value: int | float | str
+    value: int | float | str | None
     text: str
     start: int
     end: int
+    expression: str | None = Field(default=None, description="normalised arithmetic, for type 'expression'")
 
 
 class Timings(BaseModel):
