@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
-from procs import REPO, free_port
+from procs import REPO, free_port, processes_with_home
 
 TEST_MODEL = "smollm2:135m"
 TEST_SECRET = "e2e-internal-secret-0123456789abcdef"
@@ -84,10 +83,10 @@ def _start_mesh(home: Path, extra_env: dict[str, str] | None = None) -> Iterator
     except subprocess.TimeoutExpired:
         os.killpg(popen.pid, signal.SIGKILL)
         raise
-    leftovers = _processes_with_home(home)
+    leftovers = processes_with_home(home)
     for proc in leftovers:
         proc.kill()
-    assert not leftovers, f"alice up left orphans: {[p.info for p in leftovers]}"
+    assert not leftovers, f"alice up left orphans: {[p.pid for p in leftovers]}"
 
 
 def _wait_until_up(popen: subprocess.Popen[bytes], home: Path, url: str) -> str:
@@ -121,14 +120,3 @@ def mesh_without_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]
     """A mesh whose OLLAMA_HOST points at a closed port: the LLM backend is down."""
     closed = free_port()
     yield from _start_mesh(tmp_path_factory.mktemp("alice-home-nollm"), {"OLLAMA_HOST": f"http://127.0.0.1:{closed}"})
-
-
-def _processes_with_home(home: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        try:
-            if proc.environ().get("ALICE_HOME") == str(home):
-                found.append(proc)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from alice.cli.mesh import uvicorn_command
 
@@ -118,3 +119,15 @@ def start_service(
     proc = start(name, cmd, port, log_dir, env)
     wait_http(proc, "/health", ready_timeout_s)
     return proc
+
+
+def processes_with_home(home: Path) -> list[psutil.Process]:
+    """Every live process whose environment has ``ALICE_HOME=home`` (what `alice up` started for that home)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("ALICE_HOME") == str(home):
+                found.append(proc)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found

@@ -71,10 +71,18 @@ def problem_error(response: httpx.Response, service: str) -> ServiceError:
     return error_from_problem(response.status_code, body)
 
 
-def transport_error(exc: httpx.HTTPError, service: str) -> ServiceError:
-    """A typed error for a transport failure talking to ``service``."""
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return DependencyDownError(f"{service} is unreachable", retry_after=2)
+#: Failures where nothing reached the service: it is down or restarting, so 503 + Retry-After.
+CONNECT_FAILURES: tuple[type[httpx.HTTPError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def transport_error(exc: httpx.HTTPError, service: str, retry_after_s: float = 2.0) -> ServiceError:
+    """A typed error for a transport failure talking to ``service``, without internal detail.
+
+    Could not connect → 503 (Retry-After); connected but no answer in time → 504; an answer that could not be
+    read (dropped mid-response, protocol error) → 502.
+    """
+    if isinstance(exc, CONNECT_FAILURES):
+        return DependencyDownError(f"{service} is unreachable.", retry_after=retry_after_s)
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeoutError(f"{service} did not answer in time")
-    return DependencyDownError(f"{service} is unreachable", retry_after=2)
+        return UpstreamTimeoutError(f"{service} did not answer in time.")
+    return UpstreamError(f"{service}'s answer could not be read.")

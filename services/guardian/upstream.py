@@ -28,7 +28,8 @@ import time
 import httpx
 import structlog
 
-from alice.errors import DependencyDownError, ServiceError, UpstreamError, UpstreamTimeoutError
+from alice.errors import ServiceError, UpstreamError
+from alice.httpclient import CONNECT_FAILURES, transport_error
 from alice.signing import sign_request
 from guardian.metrics import GuardianMetrics
 from guardian.policy import GuardRequest
@@ -36,12 +37,10 @@ from guardian.policy import GuardRequest
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RELAYED_HEADERS = ("content-type", "cache-control", "x-route", "x-intent", "x-cache", "retry-after")
 
-_CONNECT_FAILURES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
 
 def outcome_label(exc: httpx.HTTPError) -> str:
     """The metric label for a forward that got no status back."""
-    if isinstance(exc, _CONNECT_FAILURES):
+    if isinstance(exc, CONNECT_FAILURES):
         return "connect_error"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout"
@@ -76,11 +75,7 @@ class Upstream:
 
     def error_for(self, exc: httpx.HTTPError) -> ServiceError:
         """The typed error a transport failure becomes (see the module docstring)."""
-        if isinstance(exc, _CONNECT_FAILURES):
-            return DependencyDownError("The orchestrator is unreachable.", retry_after=self.retry_after_s)
-        if isinstance(exc, httpx.TimeoutException):
-            return UpstreamTimeoutError("The orchestrator did not answer in time.")
-        return UpstreamError("The orchestrator's answer could not be read.")
+        return transport_error(exc, "The orchestrator", self.retry_after_s)
 
     def _headers(self, request: GuardRequest) -> dict[str, str]:
         headers = sign_request(self.secret, request.method, request.path, request.body, request.claims())

@@ -16,13 +16,12 @@ import structlog
 from fastapi import FastAPI
 
 from alice.errors import ModelError
-from alice.metrics import new_registry
 from alice.models import resolve
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from modelserver import routes
 from modelserver.embedder import Embedder
-from modelserver.engine import Engine
+from modelserver.engine import Engine, require_pulled
 from modelserver.errors import ModelLoadingError, install_ollama_error_handlers
 from modelserver.jsonbody import JsonBodyMiddleware
 from modelserver.metrics import ModelServerMetrics
@@ -68,7 +67,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _exit_unless_pulled(settings: ModelServerSettings) -> None:
     """A server started from the environment stops with one clear line when a model was never pulled."""
     try:
-        build_pool(settings, ModelServerMetrics(new_registry())).check_present()
+        for name in settings.model_names:
+            require_pulled(resolve(name), settings.model_directory)
     except ModelError as exc:
         print(f"alice-modelserver: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None

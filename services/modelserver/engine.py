@@ -91,6 +91,12 @@ def iter_pieces(llama: Llama, job: Job) -> Generator[tuple[str, str | None], Non
                 yield choice.get("text") or "", choice.get("finish_reason")
 
 
+def require_pulled(spec: ModelSpec, directory: Path) -> None:
+    """:class:`ModelError` with the command that fixes it when ``spec`` was never pulled into ``directory``."""
+    if not is_ready(spec, directory):
+        raise ModelError(f"model {spec.name} is not in {directory}; run: alice models pull {spec.name}")
+
+
 class Engine:
     """A loaded model, its worker thread and its bounded waiting line."""
 
@@ -114,8 +120,7 @@ class Engine:
 
     def check_present(self) -> None:
         """Fail fast (at start-up) when the file was never pulled."""
-        if not is_ready(self.spec, self.directory):
-            raise ModelError(f"model {self.name} is not in {self.directory}; run: alice models pull {self.name}")
+        require_pulled(self.spec, self.directory)
 
     async def load(self) -> None:
         """Verify the checksum and load the weights on the worker thread; failures leave ``state='failed'``."""

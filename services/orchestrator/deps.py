@@ -21,7 +21,7 @@ from orchestrator.gate import SignatureGate, signed_path
 from orchestrator.schemas import ChatRequest
 from orchestrator.settings import OrchestratorSettings
 
-# JSON escapes can make a message up to 6 bytes per character (\uXXXX); leave room for the other fields.
+# A JSON \u escape spends 6 bytes on one character, so allow 6 bytes per character plus room for the other fields.
 BODY_BYTES_PER_CHAR = 6
 BODY_OVERHEAD_BYTES = 4096
 

@@ -9,9 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
-
-from procs import REPO, free_port
+from procs import REPO, free_port, processes_with_home
 
 
 def run_up(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -98,7 +96,7 @@ def test_children_die_with_a_killed_alice_up(tmp_path):
     )
     try:
         deadline = time.monotonic() + 240
-        while not _children_of(tmp_path) or len(_children_of(tmp_path)) < 4:
+        while not processes_with_home(tmp_path) or len(processes_with_home(tmp_path)) < 4:
             assert up.poll() is None, up.stderr.read().decode() if up.stderr else ""
             assert time.monotonic() < deadline, "services did not start"
             time.sleep(0.5)
@@ -106,20 +104,9 @@ def test_children_die_with_a_killed_alice_up(tmp_path):
         up.kill()
         up.wait(timeout=10)
     deadline = time.monotonic() + 20
-    while _children_of(tmp_path) and time.monotonic() < deadline:
+    while processes_with_home(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.3)
-    left = _children_of(tmp_path)
+    left = processes_with_home(tmp_path)
     for proc in left:
         proc.kill()
     assert not left, f"orphans after SIGKILL: {[p.pid for p in left]}"
-
-
-def _children_of(home: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("ALICE_HOME") == str(home):
-                found.append(proc)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found

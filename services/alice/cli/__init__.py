@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -140,8 +141,6 @@ def up(
     pull: Annotated[bool, typer.Option(help="pull the model first if it is missing")] = True,
 ) -> None:
     """Start the whole mesh locally and keep it running until Ctrl-C / SIGTERM."""
-    import shutil
-
     from alice.cli.mesh import Mesh, MeshPlan
 
     home = home_dir()
