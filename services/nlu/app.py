@@ -102,7 +102,7 @@ def _response(result: ParseResult, version: str, timings: Timings, with_embeddin
         alternatives=[IntentScore(label=lbl, confidence=p) for lbl, p in prediction.alternatives(3)],
         entities=[Entity(**e) for e in result.entities],
         route_hint=result.route_hint,
-        embedding=result.embedding if with_embedding else None,
+        embedding=result.embedding_list() if with_embedding else None,
         model_version=version,
         timings_ms=timings,
     )

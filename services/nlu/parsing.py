@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from nlu.classifier import IntentModel, Prediction
 from nlu.entities import extract_entities
 from nlu.routing import plan_route
@@ -19,7 +22,11 @@ class ParseResult:
     prediction: Prediction
     entities: list[dict[str, Any]]
     route_hint: str
-    embedding: list[float]
+    embedding: NDArray[np.float32]
+
+    def embedding_list(self) -> list[float]:
+        """The embedding as JSON-ready floats (built only when a caller asks for it)."""
+        return [round(float(v), 6) for v in self.embedding]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,6 @@ def parse_texts(model: IntentModel, texts: Sequence[str]) -> ParseBatch:
         hint = plan_route(
             prediction.label, prediction.accepted, entities, text, alternatives[0] if alternatives else None
         )
-        results.append(ParseResult(prediction, entities, hint, [round(float(v), 6) for v in vector]))
+        results.append(ParseResult(prediction, entities, hint, vector))
     total_ms = (time.perf_counter() - start) * 1000
     return ParseBatch(results, classified.embed_ms, classified.classify_ms, total_ms)
