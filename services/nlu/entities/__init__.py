@@ -3,17 +3,22 @@
 Each entity is ``{"type", "value", "text", "start", "end"}`` with ``text == original[start:end]``; an
 ``expression`` also carries ``"expression"``, its normalised ASCII formula. Types and values:
 
-- ``number``: int or float ("15", "1,5", "2 500", "tjugotre", "en halv", "ett par"; never a lone "en"/"ett").
+- ``number``: int or float ("15", "1,5", "2 500", "tjugotre", "tjugo tre", "två tusen fem hundra", "en halv",
+  "ett par"; never a lone "en"/"ett").
 - ``duration``: seconds ("fem minuter" 300, "en kvart" 900, "1 timme och 15 minuter" 4500).
 - ``time``: "HH:MM" ("kl 14", "halv tre" 14:30, "tio i åtta" 07:50; see :mod:`nlu.entities.clock`).
-- ``date``: ISO date relative to ``now`` ("imorgon", "på fredag", "nästa vecka"; see :mod:`nlu.entities.dates`).
+- ``date``: ISO date relative to ``now`` ("imorgon", "på fredag", "på fre", "i lördags", "fredag den 6 mars",
+  "nästa vecka"; see :mod:`nlu.entities.dates`).
 - ``email``: lower-cased address. ``phone``: E.164 ("070-123 45 67" → "+46701234567").
 - ``person``: the name capitalised ("med anna" → "Anna"). ``place``: the gazetteer's name ("gbg" → "Göteborg").
 - ``expression``: the result of arithmetic in words or symbols ("150 delat med 6" → 25, "150/6").
 
 Every extractor proposes candidate spans; overlaps are resolved once, here: the longer span wins, a tie goes to
 the more specific type (email > phone > expression > duration > time > date > number), and a person or place
-only fills characters nobody else claimed.
+only fills characters nobody else claimed. Between a person and a place the same rule holds: "med Erik Lund" is
+one person (the longer span) and no place "Lund", and "med Nora" is a person (a tie). Whether a town after
+"till"/"för" is proposed as a person at all is decided by its clause, in :mod:`nlu.entities.people`: "åk till
+Nora" and "vädret för Sofia" are places (see :mod:`nlu.entities.context`).
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ def extract_entities(text: str, now: datetime | None = None) -> list[Entity]:
         *find_expressions(folded),
         *find_durations(folded),
         *find_times(folded),
-        *find_dates(folded, today),
+        *find_dates(folded, today, text),
         *find_numbers(folded),
         *find_people(text),
         *find_places(folded),

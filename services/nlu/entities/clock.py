@@ -4,7 +4,8 @@ Swedish names the coming hour: "halv tre" is 2:30 and "kvart i fem" 4:45. A spok
 about morning or afternoon, so it is resolved the way an assistant booking things should guess: hours 1–7
 are afternoon (13–19), 8–12 stay, unless a marker ("på morgonen", "fm", "på kvällen", "em") says otherwise. The
 rule applies to the named hour, so "halv ett" is 12:30 and "tio i åtta" 07:50. An hour written 13–23, 0 or
-with a leading zero ("08:00", "kl 09") is 24-hour already and stays.
+with a leading zero ("08:00", "kl 09") is 24-hour already and stays. Number words may be typed apart ("klockan
+tjugo tre", "tjugo fem över sex"); "kvart"/"halv" only go with hours up to twelve, as Swedish speaks them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Final
 from nlu.entities.numbers import UNITS, word_value
 from nlu.entities.spans import Span
 
-_HOUR_WORDS: Final = "|".join(
-    sorted([w for w, v in UNITS.items() if 1 <= v <= 19] + ["tjugoen", "tjugoett", "tjugotva", "tjugotre", "tjugo"],
-           key=len, reverse=True)
-)  # fmt: skip
-_MINUTE_WORDS: Final = r"tjugo(?:fem|fyra|tre|tva|ett|en)?|nitton|arton|sjutton|sexton|femton|fjorton|tretton" \
-    r"|tolv|elva|tio|nio|atta|sju|sex|fem|fyra|tre|tva|en|ett"  # fmt: skip
+# 20–23 may be typed apart ("klockan tjugo tre"), like any ten and unit (see :mod:`nlu.entities.numbers`).
+_HOUR_WORDS: Final = r"tjugo ?(?:ett|en|tva|tre)|" + "|".join(
+    sorted([w for w, v in UNITS.items() if 1 <= v <= 19] + ["tjugo"], key=len, reverse=True)
+)
+_MINUTE_WORDS: Final = r"tjugo(?: ?(?:fem|fyra|tre|tva|ett|en))?|nitton|arton|sjutton|sexton|femton|fjorton" \
+    r"|tretton|tolv|elva|tio|nio|atta|sju|sex|fem|fyra|tre|tva|en|ett"  # fmt: skip
 _HOUR: Final = rf"(?:[01]?\d|2[0-4]|{_HOUR_WORDS})"
 _KL: Final = r"(?:klockan|kl\.?)"
 _MARKER: Final = (

@@ -1,9 +1,13 @@
 """Numbers written with digits ("15", "1,5", "2 500") or Swedish words ("tjugotre", "tvåhundra", "en halv").
 
 Swedish writes compound numbers as one word ("hundratjugo", "tretusenfemhundra"), so the grammar is a regular
-expression over whole words; the value comes from splitting the word at "tusen" and "hundra". "en"/"ett" alone
-are articles far more often than numbers, so they only count inside a longer form ("en och en halv",
-"ett par") or in front of a unit, which the duration extractor handles.
+expression over whole words; the value comes from splitting the word at "tusen" and "hundra". People also type
+the parts apart, and a single space may join them where the reading is unambiguous: a ten and a unit 1–9
+("tjugo tre" 23), a multiplier and "hundra"/"tusen" ("två hundra", "fem tusen") and what follows "hundra"/"tusen"
+("hundra tjugo" 120, "två tusen fem hundra" 2500). Two small numbers side by side stay apart ("fem tio" may be
+a list or a time), and a lone "en"/"ett" after a spaced "hundra"/"tusen" is left to be an article ("tusen en
+gång"). "en"/"ett" alone are articles far more often than numbers, so they only count inside a longer form ("en
+och en halv", "ett par") or in front of a unit, which the duration extractor handles.
 """
 
 from __future__ import annotations
@@ -33,11 +37,20 @@ def _alt(words: Iterable[str]) -> str:
 
 
 _ONE_TO_NINE = _alt(_DIGIT_WORDS)
-_BELOW_100 = rf"(?:(?:{_alt(TENS)})(?:{_ONE_TO_NINE})?|{_alt(UNITS)})"
-# People also type the parts apart ("två hundra", "fem tusen"), so one space may precede "hundra"/"tusen".
-_BELOW_1000 = rf"(?:(?:(?:{_ONE_TO_NINE}) ?)?hundra{_BELOW_100}?|{_BELOW_100})"
-#: A whole number word in folded text, "en"/"ett" included (callers decide whether they stand alone).
-WORD_NUMBER: Final = rf"(?:(?:{_BELOW_1000} ?)?tusen{_BELOW_1000}?|{_BELOW_1000})"
+# A ten and its unit, written together or apart: "tjugotre", "tjugo tre".
+_BELOW_100 = rf"(?:(?:{_alt(TENS)})(?: ?(?:{_ONE_TO_NINE}))?|{_alt(UNITS)})"
+# What follows "hundra"/"tusen": glued on ("hundratjugo"), or after one space but never a lone article.
+_NOT_AN_ARTICLE = r"(?!(?:en|ett)(?!\w))"
+
+
+def _rest(part: str) -> str:
+    return rf"(?:{part}| {_NOT_AN_ARTICLE}{part})"
+
+
+_BELOW_1000 = rf"(?:(?:(?:{_ONE_TO_NINE}) ?)?hundra{_rest(_BELOW_100)}?|{_BELOW_100})"
+#: A whole number word in folded text, "en"/"ett" included (callers decide whether they stand alone); the parts
+#: may be written apart ("två tusen fem hundra"), so callers drop the spaces before :func:`word_value`.
+WORD_NUMBER: Final = rf"(?:(?:{_BELOW_1000} ?)?tusen{_rest(_BELOW_1000)}?|{_BELOW_1000})"
 #: Digits: "2 500" (space-grouped thousands), "1,5", "42".
 DIGITS: Final = r"(?:\d{1,3}(?:[ \u00a0]\d{3})+(?![\d,.]\d)|\d+(?:[.,]\d+)?)"
 _HALF = r"(?:en\s+halv|ett\s+halvt)"
@@ -77,7 +90,8 @@ def _below_100(word: str) -> int | None:
 
 
 def word_value(word: str) -> int | None:
-    """The value of one folded Swedish number word ("tvahundratjugo" → 220); None if it is not one."""
+    """The value of one folded Swedish number word ("tvahundratjugo", "tva hundra tjugo" → 220); None if not one."""
+    word = "".join(word.split())
     if "tusen" in word:
         head, _, tail = word.partition("tusen")
         multiplier = _below_1000(head) if head else 1
@@ -104,7 +118,7 @@ def quantity_value(folded: str) -> int | float | None:
         if re.fullmatch(r"\d+", compact):
             return as_number(int(compact) + half)
         return as_number(float(compact.replace(",", ".")) + half)
-    value = word_value(token.replace(" ", "")) if _WORD_RE.fullmatch(token) else None
+    value = word_value(token) if _WORD_RE.fullmatch(token) else None
     return None if value is None else as_number(value + half)
 
 

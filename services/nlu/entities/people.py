@@ -5,6 +5,18 @@ list, because people type "boka möte med anna". Names that are also ordinary wo
 need a capital letter. Weekdays, months, places and Alice's own name are never people. A capitalised name with
 no trigger ("Moa fyller år") is left alone: the contract only promises names after a trigger, and a bare
 capital is too often just the start of a sentence.
+
+Names that are also towns follow three rules (the overlap itself is resolved in :mod:`nlu.entities`, where the
+longer span wins and a person beats a place of the same span):
+
+- A capitalised first name and a capitalised surname that is a town is a person ("med Erik Lund"); so is a
+  capitalised town followed by a capitalised surname-like word ("till Mora Andersson"), but not "till Lund
+  Centrum".
+- A town alone after a trigger is a place unless it is a first name too ("möte med Lund" is the town, "möte
+  med Nora" a person). A town flagged as a common word needs a place preposition, which "med" is not, so
+  "möte med Mora" is neither.
+- After "till"/"för" in a travel or weather clause ("åk till Nora", "vädret för Sofia") a name that is a town
+  is the place, not the person (see :mod:`nlu.entities.context`).
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from nlu.entities.context import place_context
 from nlu.entities.dates import MONTHS, WEEKDAYS
 from nlu.entities.places import is_place
 from nlu.entities.spans import Span, fold
@@ -59,12 +72,27 @@ _SURNAME_RE: Final = re.compile(
     r"|back|sjo|nas|wall|fors|mark)"
 )
 _WORD_RE: Final = re.compile(r"\S+")
+# Triggers after which a travel or weather clause makes a town the place ("åk till Nora", "vädret för Sofia").
+_PLACE_TRIGGERS: Final = frozenset({"till", "for"})
+
+
+def _is_surname(word: str) -> bool:
+    """A capitalised word shaped like a Swedish surname that is neither a place nor a first name ("Andersson")."""
+    folded = fold(word)
+    if not word[:1].isupper() or folded in FIRST_NAMES or folded in _NOT_PEOPLE or is_place(folded):
+        return False
+    return _SURNAME_RE.fullmatch(folded) is not None
+
+
+def _town_then_surname(words: list[str]) -> bool:
+    """ "Mora Andersson": a capitalised town used as a first name, because a surname follows it."""
+    return words[0][:1].isupper() and len(words) > 1 and _is_surname(words[1])
 
 
 def _accept_words(words: list[str]) -> int:
     """How many of ``words`` form a name (0: none): a first word, then capitalised or surname-like words."""
     first = fold(words[0]).split("-")[0]  # "Anna-Karin" is as much a first name as "Anna"
-    if first in _NOT_PEOPLE or (is_place(first) and first not in FIRST_NAMES):
+    if first in _NOT_PEOPLE or (is_place(first) and first not in FIRST_NAMES and not _town_then_surname(words)):
         return 0
     if not words[0][0].isupper() and (first not in FIRST_NAMES or first in _AMBIGUOUS):
         return 0
@@ -79,6 +107,15 @@ def _accept_words(words: list[str]) -> int:
     if count > 1 and is_place(" ".join(words[:count])) and first not in FIRST_NAMES:
         return 0  # "till New York"
     return count
+
+
+def _is_place_here(text: str, trigger: re.Match[str], span: Span) -> bool:
+    """Whether a name that is a town reads as the town: after "till"/"för" in a travel or weather clause."""
+    folded = fold(text)
+    trigger_word = folded[trigger.start() : trigger.start("name")].strip()
+    if trigger_word not in _PLACE_TRIGGERS or not is_place(folded[span.start : span.end]):
+        return False
+    return place_context(folded, trigger.start())
 
 
 def _name_span(text: str, start: int, phrase: str) -> Span | None:
@@ -96,6 +133,8 @@ def find_people(text: str) -> list[Span]:
     spans: list[Span] = []
     for match in _AFTER_TRIGGER_RE.finditer(text):
         span = _name_span(text, match.start("name"), match.group("name"))
+        if span is not None and _is_place_here(text, match, span):
+            continue
         while span is not None:
             spans.append(span)
             # "med Anna och Erik": a second name after "och" or a comma shares the trigger.

@@ -2,7 +2,9 @@
 
 Lookup is a dict of folded token n-grams (one to four words), so a sentence costs a few dozen dict probes
 rather than a regular expression with hundreds of alternatives. Names that are also common Swedish words or
-first names ("Vara", "Mora", "Bro", "Nora") are flagged in the file and only count after a preposition.
+first names ("Vara", "Mora", "Bro", "Nora") are flagged in the file and only count after a preposition; "för"
+counts as one only in a travel or weather clause ("vädret för Nora", see :mod:`nlu.entities.context`), and
+"med" never does ("möte med Nora" is a person, "hus med mark" no town).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from nlu.entities.context import place_context
 from nlu.entities.spans import Span, fold
 
 GAZETTEER_PATH: Final = Path(__file__).with_name("places_sv.tsv")
@@ -73,6 +76,14 @@ def _lookup(key: str) -> Place | None:
     return place
 
 
+def _after_preposition(folded: str, tokens: list[tuple[int, int, str]], i: int) -> bool:
+    """Whether token ``i`` follows a place preposition ("i Mora"), or "för" in a weather or travel clause."""
+    if i == 0:
+        return False
+    start, _end, word = tokens[i - 1]
+    return word in PREPOSITIONS or (word == "for" and place_context(folded, start))
+
+
 def find_places(folded: str) -> list[Span]:
     """Places in ``folded``, longest name first at each position (so "New York" beats "York")."""
     tokens = [(m.start(), m.end(), m.group(0)) for m in _TOKEN_RE.finditer(folded)]
@@ -92,8 +103,7 @@ def find_places(folded: str) -> list[Span]:
             place = _lookup(" ".join(word for _, _, word in window))
             if place is None:
                 continue
-            after_preposition = i > 0 and tokens[i - 1][2] in PREPOSITIONS and tokens[i - 1][1] < window[0][0]
-            if place.needs_preposition and not after_preposition:
+            if place.needs_preposition and not _after_preposition(folded, tokens, i):
                 continue
             spans.append(Span(window[0][0], window[-1][1], "place", place.name))
             matched = n
