@@ -21,7 +21,8 @@ from nlu.embedder import Embedder
 from nlu.features import FeatureConfig, featurize
 from nlu.intents import OUT_OF_SCOPE
 
-ARTIFACT_FORMAT = 1
+#: 2: cue columns after the n-grams (``FeatureConfig.cue_weight``).
+ARTIFACT_FORMAT = 2
 
 
 @dataclass(frozen=True)

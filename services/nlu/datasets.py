@@ -1,7 +1,8 @@
 """Reading ``{"text", "intent"}`` rows, and mapping external label sets onto Alice's intents.
 
-The Home Assistant map and the scenario map are used to measure Alice on ``../shared/data`` sets; the HA map
-also produced the HA rows in ``data/ha_intents_sv.jsonl`` (see ``data/ATTRIBUTION.md``).
+The Home Assistant map and the scenario map (``data/scenarios_map.json``, read by :func:`relabel_by_id`) are used
+to measure Alice on ``../shared/data`` sets; the HA map also produced the HA rows in
+``data/ha_intents_sv.jsonl`` (see ``data/ATTRIBUTION.md``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from nlu.intents import OUT_OF_SCOPE
 
 Row = dict[str, Any]
 
@@ -41,40 +40,6 @@ HA_INTENT_MAP: dict[str, str] = {
         )
     },
 }  # fmt: skip
-
-#: Upstream Alice v2 scenario vocabulary -> Alice intent (case-insensitive keys).
-SCENARIO_INTENT_MAP: dict[str, str] = {
-    "greeting.hello": "greeting.hello",
-    "smalltalk.time": "time.now",
-    "time.current": "time.now",
-    "calendar.create": "calendar.create_draft",
-    "calendar.move": "calendar.create_draft",
-    "time.book": "calendar.create_draft",
-    "email.send": "email.create_draft",
-    "email.check": OUT_OF_SCOPE,
-    "weather.today": "weather.lookup",
-    "weather.current": "weather.lookup",
-    "home.light.control": "home.control",
-    "document.summarize": "info.query",
-    "compound.multi_task": OUT_OF_SCOPE,
-    "error.invalid_input": OUT_OF_SCOPE,
-    "system.status": "smalltalk",
-    "privacy.manage": OUT_OF_SCOPE,
-}
-#: Scenario rows whose meaning depends on earlier turns (or on a template), left out of single-turn scoring.
-SCENARIO_CONTEXT_IDS = frozenset(
-    {
-        "multi_turn_planning#2", "multi_turn_planning#3", "calendar_conflict_handling#2",
-        "long_conversation_context#1", "long_conversation_context#2", "long_conversation_context#3",
-        "long_conversation_context#4", "long_conversation_context#5", "concurrent_user_simulation#1",
-    }
-)  # fmt: skip
-#: Rows whose upstream label contradicts the prompt (upstream's own vocabulary is inconsistent).
-SCENARIO_OVERRIDES = {
-    "error_recovery_test#2": "time.now",
-    "memory_context_test#1": "memory.store",
-    "memory_context_test#2": "memory.query",
-}
 
 
 class DataFileError(ValueError):
@@ -149,16 +114,20 @@ def map_ha_rows(rows: Iterable[Row]) -> list[Row]:
     return [{"text": r["text"], "intent": HA_INTENT_MAP[r["intent"]]} for r in rows if r["intent"] in HA_INTENT_MAP]
 
 
-def map_scenario_rows(rows: Iterable[Row]) -> list[Row]:
-    """Scenario rows (``prompt`` + ``upstream_intent`` or ``expected_intent``) as single-turn intent rows."""
+def relabel_by_id(rows: Iterable[Row], labels: Iterable[Row]) -> list[Row]:
+    """Rows of another label set (``{"id", "prompt"|"text", ...}``) as ``{"text","intent"}`` rows, labelled by a
+    map ``[{"id","intent"}]`` written for Alice (``data/scenarios_map.json``). Rows without an entry are
+    dropped; a map entry without a row is an error (the map and the data file do not belong together)."""
+    by_id = {str(entry["id"]): str(entry["intent"]) for entry in labels}
     out: list[Row] = []
+    seen: set[str] = set()
     for row in rows:
         rid = str(row.get("id", ""))
-        if rid in SCENARIO_CONTEXT_IDS:
-            continue
-        label = SCENARIO_OVERRIDES.get(rid) or row.get("expected_intent")
-        if label is None:
-            label = SCENARIO_INTENT_MAP.get(str(row.get("upstream_intent", "")).lower())
-        if label is not None:
-            out.append({"text": row["prompt"], "intent": label})
+        text = row.get("text") or row.get("prompt")
+        if rid in by_id and isinstance(text, str) and text.strip():
+            out.append({"text": text, "intent": by_id[rid]})
+            seen.add(rid)
+    missing = sorted(set(by_id) - seen)
+    if missing:
+        raise DataFileError(f"{len(missing)} labelled ids have no row with text in the data: {', '.join(missing[:5])}")
     return out

@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
 from nlu.classifier import IntentArtifact, IntentModel, softmax
+from nlu.cues import cue_digest
 from nlu.datasets import Row, intent_rows, load_training_rows
 from nlu.embedder import Embedder, create_embedder
 from nlu.features import FeatureConfig, featurize, typed_variant
@@ -69,7 +70,12 @@ class TrainConfig:
 
 def model_version(rows: Sequence[Row], config: TrainConfig, embedder_name: str) -> str:
     """``nlu-<12 hex>``: a hash of the training rows, the config and the embedder."""
-    doc = {"rows": [[r["text"], r["intent"]] for r in rows], "config": asdict(config), "embedder": embedder_name}
+    doc = {
+        "rows": [[r["text"], r["intent"]] for r in rows],
+        "config": asdict(config),
+        "embedder": embedder_name,
+        "cues": cue_digest() if config.features.cue_weight else None,
+    }
     digest = hashlib.sha256(json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
     return f"nlu-{digest[:12]}"
 

@@ -86,6 +86,17 @@ def test_eval_shipped_model_and_bench(files: dict[str, Path]) -> None:
     assert bench["n"] == 30 and 0 < bench["p50_ms"] <= bench["p95_ms"] <= bench["p99_ms"]  # type: ignore[operator]
 
 
+def test_eval_relabels_rows_by_id(files: dict[str, Path]) -> None:
+    data = _jsonl(files["root"] / "scen.jsonl", [{"id": "s1", "prompt": "hej då"}, {"id": "s2", "prompt": "tid?"}])
+    labels = files["root"] / "map.json"
+    labels.write_text(json.dumps([{"id": "s1", "intent": "greeting.hello"}, {"id": "s2", "intent": "time.now"}]))
+    result = _last_json(_alice(files, "eval", "nlu", "--test", str(data), "--labels", str(labels)))
+    assert result["n"] == 2
+    labels.write_text('{"s1": "greeting.hello"}')
+    proc = _alice(files, "eval", "nlu", "--test", str(data), "--labels", str(labels))
+    assert proc.returncode == 2 and "JSON array" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_folds(files: dict[str, Path]) -> None:
     result = _last_json(_alice(files, "eval", "nlu", "--folds", "2", "--data", str(files["train"])))
     assert len(result["folds"]) == 2  # type: ignore[arg-type]

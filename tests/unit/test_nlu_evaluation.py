@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlu.datasets import DataFileError, read_intent_file
+from nlu.datasets import DataFileError, read_intent_file, relabel_by_id
 from nlu.embedder import l2_normalise
 from nlu.evaluation import cross_validate, entity_exact_match, evaluate
 from nlu.features import FeatureConfig
@@ -122,3 +122,11 @@ def test_held_out_files_are_never_training_files(tmp_path: Path) -> None:
         False,
     ]
     assert len(load_training_rows(tmp_path)) == 1
+
+
+def test_relabel_by_id_uses_prompt_or_text_and_refuses_a_foreign_map() -> None:
+    rows = [{"id": "a", "prompt": "Hej!"}, {"id": "b", "text": "vad är klockan"}, {"id": "c", "prompt": "x"}]
+    out = relabel_by_id(rows, [{"id": "a", "intent": "greeting.hello"}, {"id": "b", "intent": "time.now"}])
+    assert out == [{"text": "Hej!", "intent": "greeting.hello"}, {"text": "vad är klockan", "intent": "time.now"}]
+    with pytest.raises(DataFileError, match="1 labelled ids have no row"):
+        relabel_by_id(rows, [{"id": "zzz", "intent": "time.now"}])

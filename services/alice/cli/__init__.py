@@ -251,11 +251,14 @@ def eval_nlu(
     train: Annotated[Path | None, typer.Option(help="train a fresh model on this file first")] = None,
     folds: Annotated[int | None, typer.Option(help="stratified k-fold check on --data instead")] = None,
     data: Annotated[Path | None, typer.Option(help="rows for --folds")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="label --test rows by id from a JSON map, e.g. nlu/data/scenarios_map.json")
+    ] = None,
 ) -> None:
     """Intent accuracy, macro-F1 and latency (DESIGN §7); confusions on stderr."""
     from alice.cli import nlucmd
 
-    typer.echo(json.dumps(nlucmd.eval_nlu(train, test, folds, data), ensure_ascii=False))
+    typer.echo(json.dumps(nlucmd.eval_nlu(train, test, folds, data, labels), ensure_ascii=False))
 
 
 @bench_app.command("nlu")

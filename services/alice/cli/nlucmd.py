@@ -89,8 +89,31 @@ def nlu_train(data: list[Path] | None, out: Path | None) -> dict[str, Any]:
     return {"version": model.version, "path": str(path), "rows": len(rows), "labels": len(model.artifact.labels), **dev}
 
 
-def eval_nlu(train: Path | None, test: Path | None, folds: int | None, data: Path | None) -> dict[str, Any]:
-    """The three modes of ``alice eval nlu`` (fresh model on T, the shipped model, or a k-fold check on D)."""
+def read_relabelled(path: Path, labels: Path) -> list[dict[str, Any]]:
+    """Rows of ``path`` labelled by id from the JSON map ``labels`` (``[{"id","intent"}]``)."""
+    from nlu.datasets import DataFileError, read_jsonl, relabel_by_id
+
+    try:
+        mapping = json.loads(labels.read_text(encoding="utf-8"))
+        entries_ok = isinstance(mapping, list) and all(
+            isinstance(e, dict) and {"id", "intent"} <= e.keys() for e in mapping
+        )
+        if not entries_ok:
+            raise ConfigError(f'{labels}: expected a JSON array of {{"id", "intent"}} objects')
+        return relabel_by_id(read_jsonl(path), mapping)
+    except DataFileError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{labels}: not JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {getattr(exc, 'filename', None) or path}: {exc}") from None
+
+
+def eval_nlu(
+    train: Path | None, test: Path | None, folds: int | None, data: Path | None, labels: Path | None = None
+) -> dict[str, Any]:
+    """The three modes of ``alice eval nlu`` (fresh model on T, the shipped model, or a k-fold check on D);
+    ``labels`` relabels the test rows by id (the scenario map)."""
     from nlu.evaluation import cross_validate, evaluate
 
     _quiet_logs()
@@ -107,7 +130,7 @@ def eval_nlu(train: Path | None, test: Path | None, folds: int | None, data: Pat
         return result
     if test is None:
         raise ConfigError("give --test FILE (optionally --train FILE), or --folds K --data FILE")
-    test_rows = read_rows(test)
+    test_rows = read_relabelled(test, labels) if labels else read_rows(test)
     train_rows = read_rows(train) if train else None
     embedder = _embedder(settings)
     if train_rows is not None:
