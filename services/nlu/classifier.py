@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nlu.embedder import Embedder
-from nlu.features import FeatureConfig, featurize
+from nlu.features import FeatureConfig, linear_scores
 from nlu.intents import OUT_OF_SCOPE
 
 #: 2: cue columns after the n-grams (``FeatureConfig.cue_weight``).
@@ -80,8 +80,8 @@ class IntentArtifact:
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, one row per text (with its embedding)."""
-        logits = featurize(texts, embeddings, self.features) @ self.coef.T + self.intercept
-        return softmax(np.asarray(logits) / self.temperature)
+        logits = linear_scores(texts, embeddings, self.features, self.coef, self.intercept)
+        return softmax(logits / self.temperature)
 
     def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> list[Prediction]:
         """Decisions for a batch of texts and their embeddings."""

@@ -99,22 +99,24 @@ def cue_digest() -> str:
     return hashlib.sha256(json.dumps(CUES, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def cue_indices(text: str) -> list[int]:
+    """Positions in :data:`NAMES` of the cues ``text`` has."""
+    folded = fold(text).strip()
+    return [j for j, pattern in enumerate(_compiled()) if pattern.search(folded)]
+
+
 def cues_of(text: str) -> list[str]:
     """The cue names ``text`` has, in :data:`NAMES` order."""
-    folded = fold(text).strip()
-    return [name for name, pattern in zip(NAMES, _compiled(), strict=True) if pattern.search(folded)]
+    return [NAMES[j] for j in cue_indices(text)]
 
 
 def cue_matrix(texts: Sequence[str], weight: float = 1.0) -> sparse.csr_matrix:
     """One row per text, one column per cue: ``weight`` where the cue is present, else 0."""
     rows: list[int] = []
     cols: list[int] = []
-    patterns = _compiled()
     for i, text in enumerate(texts):
-        folded = fold(text).strip()
-        for j, pattern in enumerate(patterns):
-            if pattern.search(folded):
-                rows.append(i)
-                cols.append(j)
+        present = cue_indices(text)
+        rows.extend([i] * len(present))
+        cols.extend(present)
     data = np.full(len(rows), weight, dtype=np.float64)
     return sparse.csr_matrix((data, (rows, cols)), shape=(len(texts), len(NAMES)))

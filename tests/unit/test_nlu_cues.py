@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nlu.cues import NAMES, cue_digest, cue_matrix, cues_of
-from nlu.features import FeatureConfig, featurize
+from nlu.features import FeatureConfig, featurize, linear_scores
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,34 @@ def test_features_append_cue_columns_only_when_weighted() -> None:
 
 def test_digest_is_stable() -> None:
     assert cue_digest() == cue_digest() and len(cue_digest()) == 12
+
+
+def test_linear_scores_equal_the_stacked_features_times_weights() -> None:
+    rng = np.random.default_rng(0)
+    texts = ["dra ner rullgardinen i köket", "hej", "ta bort 5 minuter från timern"]
+    emb = rng.normal(size=(3, 8))
+    config = FeatureConfig(n_features=64, cue_weight=0.7)
+    coef = rng.normal(size=(5, config.width(8)))
+    intercept = rng.normal(size=5)
+    expected = np.asarray(featurize(texts, emb, config) @ coef.T) + intercept
+    assert np.allclose(linear_scores(texts, emb, config, coef, intercept), expected)
+
+
+def test_char_ngrams_equal_scikit_learns_hashing_vectorizer() -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from nlu.features import char_ngram_matrix, typed_variant
+
+    config = FeatureConfig()
+    reference = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(config.ngram_min, config.ngram_max),
+        n_features=config.n_features,
+        alternate_sign=False,
+        norm="l2",
+        preprocessor=typed_variant,
+    )
+    texts = ["va e klockan", "  Sätt   en TIMER på 5 min ", "ö", "a b", "Vädret i Göteborg?", "İstanbul", ""]
+    ours, theirs = char_ngram_matrix(texts, config), reference.transform(texts)
+    assert ours.shape == theirs.shape
+    assert abs(ours - theirs).max() < 1e-12

@@ -180,6 +180,7 @@ def bench_nlu(n: int) -> dict[str, Any]:
         "p99_ms": percentile_ms(samples, 99),
         "embed_p50_ms": percentile_ms(embed, 50),
         "embed_p95_ms": percentile_ms(embed, 95),
+        "without_embed_p95_ms": percentile_ms([t - e for t, e in zip(samples, embed, strict=True)], 95),
         "mean_ms": round(sum(samples) / len(samples), 2) if samples else 0.0,
         "sentences": len(BENCH_SENTENCES),
         "model_version": model.version,
