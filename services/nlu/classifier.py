@@ -138,6 +138,23 @@ class IntentArtifact:
         )
 
 
+def prune_artifacts(directory: Path, keep: int, current: str) -> list[str]:
+    """Remove all but the ``keep`` newest artifact versions in ``directory`` (``current`` always stays);
+    returns the removed versions."""
+    versions = sorted(directory.glob("nlu-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    removed: list[str] = []
+    kept = 0
+    for json_path in versions:
+        version = json_path.stem
+        if version == current or kept < keep - 1:
+            kept += version != current
+            continue
+        json_path.unlink(missing_ok=True)
+        json_path.with_suffix(".npz").unlink(missing_ok=True)
+        removed.append(version)
+    return removed
+
+
 @dataclass(frozen=True)
 class Classified:
     """A batch result: decisions, the embeddings they came from and how long each stage took (ms)."""

@@ -41,6 +41,7 @@ class NLUSettings(ServiceSettings):
     cv_folds: int = Field(default=5, ge=2, le=20)
     augment_ascii: bool = Field(default=True, description="Also train on lower-case copies without å/ä/ö")
     max_batch: int = Field(default=64, ge=1, le=1024)
+    keep_artifacts: int = Field(default=5, ge=1, le=1000, description="Model versions kept in model_dir")
     include_embedding: bool = True
 
     def resolved_model_dir(self) -> Path:

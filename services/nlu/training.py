@@ -25,7 +25,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
-from nlu.classifier import IntentArtifact, IntentModel, softmax
+from nlu.classifier import IntentArtifact, IntentModel, prune_artifacts, softmax
 from nlu.cues import cue_digest
 from nlu.datasets import Row, intent_rows, load_training_rows
 from nlu.embedder import Embedder, create_embedder
@@ -221,6 +221,9 @@ def load_or_train(settings: NLUSettings, embedder: Embedder) -> IntentModel:
     log.info("nlu_model_training", version=version, rows=len(rows), path=str(json_path))
     model = train(rows, settings, embedder, config)
     model.artifact.save(json_path.parent)
+    removed = prune_artifacts(json_path.parent, settings.keep_artifacts, version)
+    if removed:
+        log.info("nlu_artifacts_pruned", removed=removed, kept=settings.keep_artifacts)
     log.info("nlu_model_saved", version=version, path=str(json_path))
     return model
 

@@ -130,3 +130,21 @@ def test_relabel_by_id_uses_prompt_or_text_and_refuses_a_foreign_map() -> None:
     assert out == [{"text": "Hej!", "intent": "greeting.hello"}, {"text": "vad är klockan", "intent": "time.now"}]
     with pytest.raises(DataFileError, match="1 labelled ids have no row"):
         relabel_by_id(rows, [{"id": "zzz", "intent": "time.now"}])
+
+
+def test_prune_artifacts_keeps_the_newest_and_the_current(tmp_path: Path) -> None:
+    import os
+
+    from nlu.classifier import prune_artifacts
+
+    for age, version in enumerate(["nlu-new", "nlu-mid", "nlu-old", "nlu-oldest"]):
+        for suffix in (".json", ".npz"):
+            path = tmp_path / f"{version}{suffix}"
+            path.write_text("{}")
+            os.utime(path, (1_000_000 - age * 10, 1_000_000 - age * 10))
+    (tmp_path / "other.json").write_text("{}")
+    removed = prune_artifacts(tmp_path, keep=2, current="nlu-oldest")
+    assert sorted(removed) == ["nlu-mid", "nlu-old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "nlu-new.json", "nlu-new.npz", "nlu-oldest.json", "nlu-oldest.npz", "other.json"
+    ]  # fmt: skip

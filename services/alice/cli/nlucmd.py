@@ -85,6 +85,10 @@ def nlu_train(data: list[Path] | None, out: Path | None) -> dict[str, Any]:
     target = out or settings.resolved_model_dir()
     path = model.artifact.save(target)
     _say(f"train: wrote {path}")
+    from nlu.classifier import prune_artifacts
+
+    for version in prune_artifacts(target, settings.keep_artifacts, model.version):
+        _say(f"train: removed old version {version}")
     dev = model.artifact.meta.get("dev", {})
     return {"version": model.version, "path": str(path), "rows": len(rows), "labels": len(model.artifact.labels), **dev}
 
