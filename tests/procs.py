@@ -86,13 +86,14 @@ def wait_http(proc: Proc, path: str = "/health", timeout_s: float = 60.0, expect
     )
 
 
-def start_redis(log_dir: Path) -> Proc:
+def start_redis(log_dir: Path, port: int | None = None, name: str = "redis") -> Proc:
+    """A real redis-server (no persistence) on ``port`` (default: a free one), waited on until it answers PING."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server); tests need a real Redis")
-    port = free_port()
+    port = port or free_port()
     proc = start(
-        "redis",
+        name,
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         port,
         log_dir,
@@ -107,6 +108,7 @@ def start_redis(log_dir: Path) -> Proc:
                     return proc
         except OSError:
             time.sleep(0.1)
+    proc.stop()
     raise RuntimeError("redis-server did not start:\n" + proc.log_text())
 
 

@@ -14,7 +14,13 @@ from alice.settings import load_settings
 from guardian.gateway import Gateway
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
-from guardian.policy import chat_pipeline, status_pipeline
+from guardian.policy import (
+    admin_write_pipeline,
+    chat_pipeline,
+    feedback_pipeline,
+    monitoring_pipeline,
+    status_pipeline,
+)
 from guardian.routes import router
 from guardian.settings import GuardianSettings
 from guardian.upstream import Upstream
@@ -45,12 +51,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(client.aclose)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
+        refused = metrics.auth_failure
         app.state.gateway = Gateway(
             settings=settings,
             keys=keys,
             upstream=upstream,
-            chat=chat_pipeline(keys, settings.max_message_chars, metrics.auth_failure),
-            status=status_pipeline(keys, metrics.auth_failure),
+            chat=chat_pipeline(keys, settings.max_message_chars, refused),
+            status=status_pipeline(keys, refused),
+            feedback=feedback_pipeline(keys, refused),
+            monitoring=monitoring_pipeline(keys, refused),
+            cache_invalidate=admin_write_pipeline(keys, refused),
+            cache_flush=admin_write_pipeline(keys, refused, allow_empty_body=True),
         )
         add_readiness_check(app, "orchestrator", upstream.health)
         key_count = len(keys.list()) + len(settings.api_keys)

@@ -19,3 +19,7 @@ class Gateway:
     upstream: Upstream
     chat: Pipeline
     status: Pipeline
+    feedback: Pipeline
+    monitoring: Pipeline
+    cache_invalidate: Pipeline
+    cache_flush: Pipeline

@@ -13,7 +13,8 @@ class GuardianMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.auth_failures = Counter(
             "alice_guardian_auth_failures_total",
-            "Requests refused by authentication, by reason.",
+            "Requests refused by authentication (missing, malformed, unknown_id, revoked, ...) or by role "
+            "(role: a non-admin key on an admin route), by reason.",
             ["reason"],
             registry=registry,
         )

@@ -1,30 +1,36 @@
 """The guardian's policy pipeline: small steps that each admit, refuse or amend one request.
 
 A request passes two phases. *Admission* steps see only the method, path and headers and run before the
-body is read (authentication now; rate limits and brownout later), so a refused caller costs no body
-read. *Content* steps run on the read body (the chat schema now; PII redaction, injection blocking and
-tool gates later). A step refuses by raising a :class:`~alice.errors.ServiceError`; it amends by changing
-the :class:`GuardRequest` (a redaction step replaces ``body``, a tool gate sets ``tools``). The forwarder
-sends ``body`` and signs ``claims()``, so whatever the steps decided is what the orchestrator receives.
+body is read (authentication and the admin role now; rate limits and brownout later), so a refused caller
+costs no body read. *Content* steps run on the read body (the chat schema, a JSON object for the small
+routes now; PII redaction, injection blocking and tool gates later). A step refuses by raising a
+:class:`~alice.errors.ServiceError`; it amends by changing the :class:`GuardRequest` (a redaction step
+replaces ``body``, a tool gate sets ``tools``). The forwarder sends ``body`` and signs ``claims()``, so
+whatever the steps decided is what the orchestrator receives.
 
 No FastAPI here: steps are tested as plain objects.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import pydantic_core
 import structlog
 
-from alice.errors import UnauthenticatedError
+from alice.errors import ForbiddenError, NotFoundError, UnauthenticatedError, ValidationFailedError
 from alice.signing import Claims
 from guardian.chat import ChatRequest, parse_chat
 from guardian.keys import KeyRecord, KeyStore
 
 AUTH_CHALLENGE = 'Bearer realm="alice"'
 AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
+ADMIN_ROLE = "admin"
+#: ``/api/monitoring/<name>``: a lower-case word, so nothing odd (``..``, spaces) is signed and forwarded.
+MONITORING_PATH = re.compile(r"/api/monitoring/[a-z][a-z0-9_-]{0,63}")
 
 
 @dataclass
@@ -115,6 +121,57 @@ class ValidateChat:
         request.chat = parse_chat(request.body, self.max_message_chars)
 
 
+class RequireRole:
+    """Admission, after :class:`Authenticate`: the key must have ``role``; any other key gets 403 forbidden."""
+
+    def __init__(self, role: str, on_reject: Callable[[str], None] = lambda _reason: None) -> None:
+        self.role = role
+        self.on_reject = on_reject
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if request.key is None:
+            raise UnauthenticatedError("Request was not authenticated.")
+        if request.key.role != self.role:
+            self.on_reject("role")
+            structlog.contextvars.bind_contextvars(auth_failure="role")
+            raise ForbiddenError(f"This route needs an API key with the {self.role} role.")
+
+
+class MatchPath:
+    """Admission: the path (without its query) must match ``pattern``; anything else is 404 not_found."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if self.pattern.fullmatch(request.path.split("?", 1)[0]) is None:
+            raise NotFoundError("No such resource.")
+
+
+class ValidateJsonObject:
+    """Content: the body must be one JSON object (its fields are the orchestrator's to validate).
+
+    ``allow_empty`` lets an empty body through unchanged, for routes whose body is optional.
+    """
+
+    def __init__(self, *, allow_empty: bool = False) -> None:
+        self.allow_empty = allow_empty
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if self.allow_empty and not request.body.strip():
+            return
+        try:
+            parsed = pydantic_core.from_json(request.body, allow_inf_nan=False)  # nesting is bounded
+        except ValueError as exc:
+            raise _invalid_body(f"Invalid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise _invalid_body("must be a JSON object")
+
+
+def _invalid_body(msg: str) -> ValidationFailedError:
+    return ValidationFailedError(f"body: {msg}", extra={"errors": [{"loc": "body", "msg": msg}]})
+
+
 def chat_pipeline(store: KeyStore, max_message_chars: int, on_reject: Callable[[str], None]) -> Pipeline:
     """``POST /api/chat``: authenticate, then validate the chat body."""
     return Pipeline(admission=(Authenticate(store, on_reject),), content=(ValidateChat(max_message_chars),))
@@ -123,3 +180,25 @@ def chat_pipeline(store: KeyStore, max_message_chars: int, on_reject: Callable[[
 def status_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
     """``GET /api/status``: authenticate only."""
     return Pipeline(admission=(Authenticate(store, on_reject),))
+
+
+def feedback_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
+    """``POST /api/feedback``: any authenticated caller; the body must be a JSON object."""
+    return Pipeline(admission=(Authenticate(store, on_reject),), content=(ValidateJsonObject(),))
+
+
+def monitoring_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
+    """``GET /api/monitoring/<name>``: admins only, and only plain names."""
+    return Pipeline(
+        admission=(Authenticate(store, on_reject), RequireRole(ADMIN_ROLE, on_reject), MatchPath(MONITORING_PATH))
+    )
+
+
+def admin_write_pipeline(
+    store: KeyStore, on_reject: Callable[[str], None], *, allow_empty_body: bool = False
+) -> Pipeline:
+    """``POST /api/cache/*``: admins only; the body must be a JSON object (or empty, when allowed)."""
+    return Pipeline(
+        admission=(Authenticate(store, on_reject), RequireRole(ADMIN_ROLE, on_reject)),
+        content=(ValidateJsonObject(allow_empty=allow_empty_body),),
+    )

@@ -86,16 +86,18 @@ async def _answer(upstream: Upstream, response: httpx.Response, instance: str) -
     return Response(content, status_code=response.status_code, headers=relayed_headers(response))
 
 
-async def _guard_and_forward(request: Request, gateway: Gateway, pipeline: Pipeline, *, with_body: bool) -> Response:
+async def _guard_and_forward(
+    request: Request, gateway: Gateway, pipeline: Pipeline, *, body_limit: int | None
+) -> Response:
+    """Admit, read the body (at most ``body_limit`` bytes; none when None), inspect, forward, relay."""
     guarded = GuardRequest(
         method=request.method,
         path=_target(request),
         headers={k.lower(): v for k, v in request.headers.items()},
     )
     await pipeline.admit(guarded)
-    if with_body:
-        limit = gateway.settings.max_body_bytes
-        guarded.body = await read_body(request.stream(), request.headers.get("content-length"), limit)
+    if body_limit is not None:
+        guarded.body = await read_body(request.stream(), request.headers.get("content-length"), body_limit)
     await pipeline.inspect(guarded)
     response = await gateway.upstream.open(guarded)
     return await _answer(gateway.upstream, response, request.url.path)
@@ -104,10 +106,37 @@ async def _guard_and_forward(request: Request, gateway: Gateway, pipeline: Pipel
 @router.post("/api/chat", response_model=None)
 async def chat(request: Request, gateway: GatewayDep) -> Response:
     """Authenticate, validate and forward a chat request; streams when the orchestrator streams."""
-    return await _guard_and_forward(request, gateway, gateway.chat, with_body=True)
+    return await _guard_and_forward(request, gateway, gateway.chat, body_limit=gateway.settings.max_body_bytes)
 
 
 @router.get("/api/status", response_model=None)
 async def status(request: Request, gateway: GatewayDep) -> Response:
     """Authenticate and forward the orchestrator's status (no NLU or LLM behind it)."""
-    return await _guard_and_forward(request, gateway, gateway.status, with_body=False)
+    return await _guard_and_forward(request, gateway, gateway.status, body_limit=None)
+
+
+@router.post("/api/feedback", response_model=None)
+async def feedback(request: Request, gateway: GatewayDep) -> Response:
+    """Authenticate (any role) and forward a rating of an earlier answer; the body must be a JSON object."""
+    limit = gateway.settings.max_small_body_bytes
+    return await _guard_and_forward(request, gateway, gateway.feedback, body_limit=limit)
+
+
+@router.get("/api/monitoring/{name}", response_model=None)
+async def monitoring(request: Request, gateway: GatewayDep) -> Response:
+    """Admins only: forward a monitoring view (``cache``, ...); the orchestrator knows which names exist."""
+    return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
+
+
+@router.post("/api/cache/invalidate", response_model=None)
+async def cache_invalidate(request: Request, gateway: GatewayDep) -> Response:
+    """Admins only: forward a cache invalidation; the body must be a JSON object of filters."""
+    limit = gateway.settings.max_small_body_bytes
+    return await _guard_and_forward(request, gateway, gateway.cache_invalidate, body_limit=limit)
+
+
+@router.post("/api/cache/flush", response_model=None)
+async def cache_flush(request: Request, gateway: GatewayDep) -> Response:
+    """Admins only: forward a cache flush; the body is empty or a JSON object."""
+    limit = gateway.settings.max_small_body_bytes
+    return await _guard_and_forward(request, gateway, gateway.cache_flush, body_limit=limit)

@@ -34,6 +34,9 @@ class GuardianSettings(SignedServiceSettings):
     upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
     upstream_max_connections: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=65536, ge=1)
+    max_small_body_bytes: int = Field(
+        default=16384, ge=1, description="Body limit of /api/feedback and /api/cache/* (small JSON objects)"
+    )
     max_message_chars: int = Field(default=4000, ge=1)
     keys_file: Path = Field(default_factory=_default_keys_file)
     keys_reload_interval_s: float = Field(default=1.0, ge=0)

@@ -30,8 +30,13 @@ _CHAT_BODY = {
 }
 
 
-def _route_headers(route: str, intent: str | None) -> dict[str, str]:
-    return {"X-Route": route, "X-Intent": intent or "none", "X-Cache": "miss"}
+def _route_headers(route: str, intent: str | None, cache: dict[str, Any] | None = None) -> dict[str, str]:
+    headers = {"X-Route": route, "X-Intent": intent or "none", "X-Cache": "miss"}
+    if cache and cache.get("hit"):
+        headers["X-Cache"] = "hit"
+        headers["X-Cache-Kind"] = str(cache.get("kind"))
+        headers["X-Cache-Tier"] = f"L{cache.get('tier')}"
+    return headers
 
 
 async def frame_events(events: AsyncIterator[Event], instance: str) -> AsyncIterator[bytes]:
@@ -52,16 +57,17 @@ async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, servic
     """Answer a message (server-sent events with ``"stream": true``)."""
     structlog.contextvars.bind_contextvars(tenant=claims.tenant, stream=body.stream)
     if body.stream:
-        opened = await service.open_stream(body)
+        opened = await service.open_stream(body, claims.tenant)
         headers: dict[str, Any] = {
             **sse.HEADERS,
-            **_route_headers(opened.meta["route"], opened.meta["intent"]),
+            **_route_headers(opened.meta["route"], opened.meta["intent"], opened.meta.get("cache")),
         }
         return StreamingResponse(
             frame_events(opened.events, request.url.path), media_type=sse.MEDIA_TYPE, headers=headers
         )
-    answer = await service.answer(body)
-    return JSONResponse(answer.model_dump(mode="json"), headers=_route_headers(answer.route, answer.intent))
+    answer = await service.answer(body, claims.tenant)
+    body_json = answer.model_dump(mode="json")
+    return JSONResponse(body_json, headers=_route_headers(answer.route, answer.intent, body_json["cache"]))
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -15,16 +15,23 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from alice.fibonacci import config as fibonacci_config
 from alice.httpclient import create_http_client, forward_request_id
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
-from orchestrator import api
+from orchestrator import api, cacheapi
+from orchestrator.cache.answers import AnswerCache, CacheConfig
+from orchestrator.cache.keys import KeyContext
+from orchestrator.cache.semantic import SemanticMatcher
+from orchestrator.cache.store import CacheStore
+from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
 from orchestrator.gate import RedisNonceStore, SignatureGate
 from orchestrator.llm import OllamaLlm
-from orchestrator.metrics import ChatMetrics
+from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
+from orchestrator.prompts import prompt_version
 from orchestrator.settings import OrchestratorSettings
 
 log = structlog.get_logger("orchestrator.app")
@@ -52,8 +59,42 @@ async def _nonce_store(app: FastAPI, settings: OrchestratorSettings, stack: Asyn
         return MemoryNonceStore()
     redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
     stack.push_async_callback(redis.aclose)
-    add_readiness_check(app, "redis", redis.ping)
+    # Optional: without Redis the nonce store degrades to per process (see RedisNonceStore) and requests are
+    # still answered, so a Redis outage leaves the orchestrator ready but "degraded".
+    add_readiness_check(app, "redis", redis.ping, required=False)
     return RedisNonceStore(redis)
+
+
+async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: AsyncExitStack) -> AnswerCache | None:
+    """The answer cache over its own Redis client (short timeouts: a slow Redis is bypassed, not waited for)."""
+    if not settings.cache_enabled:
+        log.info("cache_disabled", reason="ORCHESTRATOR_CACHE_ENABLED=false")
+        return None
+    if settings.redis_url is None:
+        log.warning("cache_disabled", reason="REDIS_URL is not set: answers are not cached. Set REDIS_URL.")
+        return None
+    timeout = settings.cache_redis_timeout_s
+    redis = Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    stack.push_async_callback(redis.aclose)
+    fib = fibonacci_config()
+    config = CacheConfig(
+        tiers=TierPolicy.from_hours(fib.fib_cache_ttls_h),
+        rules=parse_intent_rules(settings.cache_never_intents, settings.cache_volatile_intents),
+        max_entries=settings.cache_max_entries,
+        negative_ttl_s=settings.cache_negative_ttl_s,
+        resync_s=settings.cache_index_resync_s,
+        spiral_points=fib.fib_spiral_points,
+        spiral_dimensions=fib.fib_spiral_dimensions,
+        semantic=settings.cache_semantic,
+    )
+    context = KeyContext(
+        model=settings.model,
+        prompt_version=prompt_version(),
+        policy_version=settings.cache_policy_version,
+        nlu_version=await nlu.model_version() or "unknown",
+    )
+    matcher = SemanticMatcher(threshold=settings.cache_threshold)
+    return AnswerCache(CacheStore(redis, settings.cache_max_entries), config, context, matcher)
 
 
 @asynccontextmanager
@@ -71,7 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ollama_client = _ollama_client(settings)
         stack.push_async_callback(ollama_client.close)
         nonces = await _nonce_store(app, settings, stack)
-        nlu = HttpNlu(nlu_client)
+        nlu = HttpNlu(nlu_client, include_embedding=settings.cache_enabled and settings.cache_semantic)
         llm = OllamaLlm(
             ollama_client,
             settings.model,
@@ -83,7 +124,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
-        app.state.chat = ChatService(nlu, llm, ChatMetrics(app.state.registry), generation)
+        cache = await _answer_cache(settings, nlu, stack)
+        app.state.chat = ChatService(
+            nlu,
+            llm,
+            ChatMetrics(app.state.registry),
+            generation,
+            cache=cache,
+            cache_metrics=CacheMetrics(app.state.registry),
+        )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
         add_readiness_check(app, "llm", llm.ping, required=False)
@@ -101,4 +150,5 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     )
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _UNSIGNED_DOC_PATHS]
     app.include_router(api.router)
+    app.include_router(cacheapi.router)
     return app

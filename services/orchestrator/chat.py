@@ -1,5 +1,5 @@
-"""The chat flow: NLU → route → LLM, as plain async code (no FastAPI) so later issues can slot in the cache,
-the breaker and the tools between its steps.
+"""The chat flow: exact cache → NLU → semantic cache → route → negative cache → LLM → store, as plain async
+code (no FastAPI) so later issues can slot in the breaker and the tools between its steps.
 
 Both entry points bind the canonical log fields (``route``, ``intent``, ``cache``, ``model``) for the access
 middleware's ``request`` line. User text is never logged, only its length.
@@ -15,18 +15,27 @@ from typing import Any
 
 import structlog
 
-from alice.errors import ServiceError
+from alice.errors import DependencyDownError, ServiceError, UpstreamError, UpstreamTimeoutError
 from alice.requestid import current_request_id
+from orchestrator.cache.answers import AnswerCache, CachedAnswer
+from orchestrator.cache.semantic import Question
 from orchestrator.llm import Llm, LlmChunk, Message
-from orchestrator.metrics import ChatMetrics
+from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import Nlu, NluResult
 from orchestrator.prompts import system_prompt
 from orchestrator.router import RouteDecision, choose_route
-from orchestrator.schemas import ChatRequest, ChatResponse
+from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse
 
 log = structlog.get_logger("orchestrator.chat")
 
 Event = tuple[str, dict[str, Any]]
+DEFAULT_TENANT = "default"
+#: The problem a remembered upstream failure is answered with, by its status.
+_NEGATIVE_ERRORS: dict[int, type[ServiceError]] = {
+    502: UpstreamError,
+    503: DependencyDownError,
+    504: UpstreamTimeoutError,
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ class Plan:
     nlu: NluResult | None
     decision: RouteDecision
     started: float
+    tenant: str = DEFAULT_TENANT
+    cache_key: str | None = None
+    forced: bool = False
 
     @property
     def intent(self) -> str | None:
@@ -58,6 +70,12 @@ class Plan:
     @property
     def confidence(self) -> float | None:
         return self.nlu.confidence if self.nlu else None
+
+    def question(self) -> Question:
+        """The message as the cache sees it (no embedding for a forced route: it is cached exactly only)."""
+        nlu = self.nlu
+        embedding = nlu.embedding if nlu is not None and not self.forced else None
+        return Question(self.message, self.intent, nlu.entities if nlu else (), embedding)
 
     def messages(self) -> list[Message]:
         """The chat messages for the LLM: the route's Swedish system prompt and the user's message."""
@@ -85,12 +103,16 @@ class ChatService:
         metrics: ChatMetrics,
         generation: Generation | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        cache: AnswerCache | None = None,
+        cache_metrics: CacheMetrics | None = None,
     ) -> None:
         self._nlu = nlu
         self._llm = llm
         self._metrics = metrics
         self._generation = generation or Generation()
         self._clock = clock
+        self.cache = cache
+        self._cache_metrics = cache_metrics
 
     @property
     def model(self) -> str:
@@ -106,12 +128,24 @@ class ChatService:
             log.warning("nlu_unavailable", error_code=exc.code, error=exc.detail, message_chars=len(message))
             return None
 
-    async def plan(self, request: ChatRequest) -> Plan:
+    async def plan(
+        self, request: ChatRequest, tenant: str = DEFAULT_TENANT, key: str | None = None, started: float | None = None
+    ) -> Plan:
         """Parse and route ``request``; binds the canonical log fields."""
-        started = self._clock()
+        started = self._clock() if started is None else started
         nlu = await self._understand(request.message)
+        if nlu is not None and nlu.model_version and self.cache is not None:
+            self.cache.set_nlu_version(nlu.model_version)
         decision = choose_route(nlu.intent if nlu else None, nlu.route_hint if nlu else None, request.force_route)
-        plan = Plan(message=request.message, nlu=nlu, decision=decision, started=started)
+        plan = Plan(
+            message=request.message,
+            nlu=nlu,
+            decision=decision,
+            started=started,
+            tenant=tenant,
+            cache_key=key,
+            forced=request.force_route is not None,
+        )
         structlog.contextvars.bind_contextvars(
             route=decision.route,
             route_reason=decision.reason,
@@ -138,9 +172,102 @@ class ChatService:
         self._metrics.chat(plan.decision.route, plan.intent, exc.code)
         log.warning("llm_failed", error_code=exc.code, route=plan.decision.route, model=self.model)
 
-    async def answer(self, request: ChatRequest) -> ChatResponse:
+    # -- cache steps ----------------------------------------------------------------------------------------
+    async def _cached(
+        self, request: ChatRequest, tenant: str, started: float
+    ) -> tuple[str | None, ChatResponse | None]:
+        """The exact key and, when the exact tier holds the question, the cached response."""
+        if self.cache is None:
+            return None, None
+        key = self.cache.key(tenant, request.message, request.force_route)
+        t0 = self._clock()
+        hit = await self.cache.exact(tenant, key)
+        self._observe("exact", hit, t0)
+        return key, (await self._hit_response(hit, tenant, started) if hit else None)
+
+    async def _cached_paraphrase(self, plan: Plan) -> ChatResponse | None:
+        """The semantic tier's answer to a planned message, if it holds one."""
+        if self.cache is None or plan.cache_key is None or plan.forced:
+            return None
+        question = plan.question()
+        if question.embedding is None:
+            return None
+        t0 = self._clock()
+        hit = await self.cache.semantic(plan.tenant, question, plan.cache_key)
+        self._observe("semantic", hit, t0)
+        return await self._hit_response(hit, plan.tenant, plan.started) if hit else None
+
+    def _observe(self, tier: str, hit: CachedAnswer | None, t0: float) -> None:
+        if self._cache_metrics is not None:
+            self._cache_metrics.lookup(tier, hit is not None, self._clock() - t0)
+            if hit is not None:
+                self._cache_metrics.hit_tier.labels(f"L{hit.tier}").inc()
+
+    async def _hit_response(self, hit: CachedAnswer, tenant: str, started: float) -> ChatResponse:
+        answer = hit.answer
+        structlog.contextvars.bind_contextvars(
+            route=answer.get("route"), intent=answer.get("intent"), cache=f"hit_{hit.kind}", cache_tier=hit.tier
+        )
+        response = ChatResponse(
+            response=str(answer.get("response", "")),
+            route=answer.get("route", "deep"),
+            route_reason=str(answer.get("route_reason", "cached")),
+            intent=answer.get("intent"),
+            confidence=answer.get("confidence"),
+            cache=CacheInfo(hit=True, tier=hit.tier, kind=hit.kind, similarity=hit.similarity),
+            model=str(answer.get("model", self.model)),
+            latency_ms=round((self._clock() - started) * 1000, 2),
+            request_id=current_request_id(),
+        )
+        self._metrics.chat(response.route, response.intent, f"cache_{hit.kind}")
+        if self.cache is not None:
+            await self.cache.link(response.request_id, hit.entry_id, hit.kind, tenant)
+        return response
+
+    async def _refuse_remembered_failure(self, plan: Plan) -> None:
+        """Raise the upstream failure this tenant's question met seconds ago, without calling the LLM again."""
+        if self.cache is None or plan.cache_key is None:
+            return
+        t0 = self._clock()
+        remembered = await self.cache.failure(plan.tenant, plan.cache_key)
+        if self._cache_metrics is not None:
+            self._cache_metrics.lookup("negative", remembered is not None, self._clock() - t0)
+        if remembered is None:
+            return
+        problem, seconds_left = remembered
+        error = _NEGATIVE_ERRORS.get(int(problem.get("status", 503)), DependencyDownError)
+        structlog.contextvars.bind_contextvars(cache="hit_negative")
+        self._metrics.chat(plan.decision.route, plan.intent, "cache_negative")
+        raise error(f"{problem.get('detail', error.title)} (remembered for {seconds_left} s)", retry_after=seconds_left)
+
+    async def _remember_failure(self, plan: Plan, exc: ServiceError) -> None:
+        if self.cache is not None and plan.cache_key is not None:
+            await self.cache.remember_failure(plan.tenant, plan.cache_key, exc.status, exc.code, exc.detail)
+
+    async def _store(self, plan: Plan, response: ChatResponse) -> None:
+        """Offer a fresh answer to the cache and link the request to it (for feedback)."""
+        if self.cache is None or plan.cache_key is None or not response.response:
+            return
+        answer = response.model_dump(
+            mode="json", include={"response", "route", "route_reason", "intent", "confidence", "model"}
+        )
+        entry_id = await self.cache.put(plan.tenant, plan.cache_key, plan.question(), answer)
+        if self._cache_metrics is not None:
+            self._cache_metrics.stores.labels("stored" if entry_id else "skipped").inc()
+        await self.cache.link(response.request_id, entry_id, "fresh", plan.tenant)
+
+    # -- answers --------------------------------------------------------------------------------------------
+    async def answer(self, request: ChatRequest, tenant: str = DEFAULT_TENANT) -> ChatResponse:
         """The whole answer to ``request``; LLM failures leave as typed kernel errors."""
-        plan = await self.plan(request)
+        started = self._clock()
+        key, cached = await self._cached(request, tenant, started)
+        if cached is not None:
+            return cached
+        plan = await self.plan(request, tenant, key, started)
+        cached = await self._cached_paraphrase(plan)
+        if cached is not None:
+            return cached
+        await self._refuse_remembered_failure(plan)
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()
@@ -148,10 +275,13 @@ class ChatService:
             answer = await self._llm.complete(plan.messages(), gen.num_predict(route), gen.temperature)
         except ServiceError as exc:
             self._failed(plan, exc)
+            await self._remember_failure(plan, exc)
             raise
         self._metrics.llm_call(route, self.model, self._clock() - t0, answer.prompt_tokens, answer.completion_tokens)
         self._metrics.chat(route, plan.intent, "ok")
-        return self._response(plan, answer.text.strip())
+        response = self._response(plan, answer.text.strip())
+        await self._store(plan, response)
+        return response
 
     def meta(self, plan: Plan) -> dict[str, Any]:
         """The stream's ``meta`` event: what was decided before the first token."""
@@ -162,11 +292,20 @@ class ChatService:
             "confidence": plan.confidence,
             "request_id": current_request_id(),
             "model": self.model,
+            "cache": CacheInfo().model_dump(mode="json"),
         }
 
-    async def open_stream(self, request: ChatRequest) -> ChatStream:
+    async def open_stream(self, request: ChatRequest, tenant: str = DEFAULT_TENANT) -> ChatStream:
         """Start streaming; errors before the first token raise here (so they can be a plain problem)."""
-        plan = await self.plan(request)
+        started = self._clock()
+        key, cached = await self._cached(request, tenant, started)
+        if cached is not None:
+            return _cached_stream(cached)
+        plan = await self.plan(request, tenant, key, started)
+        cached = await self._cached_paraphrase(plan)
+        if cached is not None:
+            return _cached_stream(cached)
+        await self._refuse_remembered_failure(plan)
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()
@@ -175,6 +314,7 @@ class ChatService:
             first = await _first_chunk(chunks)
         except ServiceError as exc:
             self._failed(plan, exc)
+            await self._remember_failure(plan, exc)
             raise
         self._metrics.ttft.labels(route, self.model).observe(self._clock() - t0)
         return ChatStream(meta=self.meta(plan), events=self._events(plan, first, chunks, t0))
@@ -205,7 +345,30 @@ class ChatService:
             await _close(chunks)
         self._metrics.llm_call(route, self.model, self._clock() - t0, last.prompt_tokens, last.completion_tokens)
         self._metrics.chat(route, plan.intent, "ok")
-        yield "done", self._response(plan, "".join(parts).strip()).model_dump(mode="json")
+        response = self._response(plan, "".join(parts).strip())
+        await self._store(plan, response)
+        yield "done", response.model_dump(mode="json")
+
+
+def _cached_stream(response: ChatResponse) -> ChatStream:
+    """A cached answer as a stream: ``meta``, the whole text as one ``delta``, ``done``."""
+    meta = {
+        "route": response.route,
+        "route_reason": response.route_reason,
+        "intent": response.intent,
+        "confidence": response.confidence,
+        "request_id": response.request_id,
+        "model": response.model,
+        "cache": response.cache.model_dump(mode="json"),
+    }
+
+    async def events() -> AsyncIterator[Event]:
+        yield "meta", meta
+        if response.response:
+            yield "delta", {"content": response.response}
+        yield "done", response.model_dump(mode="json")
+
+    return ChatStream(meta=meta, events=events())
 
 
 async def _first_chunk(chunks: AsyncIterator[LlmChunk]) -> LlmChunk:

@@ -8,18 +8,23 @@ learns nothing about the body's schema.
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from alice.errors import PayloadTooLargeError
+from alice.errors import DependencyDownError, ForbiddenError, PayloadTooLargeError
 from alice.signing import Claims
+from orchestrator.cache.answers import AnswerCache
 from orchestrator.chat import ChatService
 from orchestrator.gate import SignatureGate, signed_path
-from orchestrator.schemas import ChatRequest
+from orchestrator.schemas import ChatRequest, FeedbackRequest, InvalidateRequest
 from orchestrator.settings import OrchestratorSettings
+
+M = TypeVar("M", bound=BaseModel)
+#: Largest body of the small JSON routes (feedback, cache administration).
+SMALL_BODY_BYTES = 16 * 1024
 
 # A JSON \u escape spends 6 bytes on one character, so allow 6 bytes per character plus room for the other fields.
 BODY_BYTES_PER_CHAR = 6
@@ -63,3 +68,45 @@ async def chat_request(request: Request, _claims: ClaimsDep, settings: SettingsD
 
 
 ChatRequestDep = Annotated[ChatRequest, Depends(chat_request)]
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    """``model`` from a small JSON body (413 when large, 422 problem+json when invalid)."""
+    if len(body) > SMALL_BODY_BYTES:
+        raise PayloadTooLargeError(f"Request body of {len(body)} bytes is too large.")
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+async def feedback_request(request: Request, _claims: ClaimsDep) -> FeedbackRequest:
+    """The validated feedback body (parsed after the signature gate)."""
+    return _parse(FeedbackRequest, await request.body())
+
+
+async def invalidate_request(request: Request, _claims: ClaimsDep) -> InvalidateRequest:
+    """The validated invalidation body (parsed after the signature gate)."""
+    return _parse(InvalidateRequest, await request.body())
+
+
+def admin_claims(claims: ClaimsDep) -> Claims:
+    """The claims of an admin caller; 403 ``forbidden`` for anyone else."""
+    if claims.role != "admin":
+        raise ForbiddenError("This route needs the admin role.")
+    return claims
+
+
+def get_cache(request: Request) -> AnswerCache:
+    """The answer cache; 503 when it is not configured (no REDIS_URL, or ORCHESTRATOR_CACHE_ENABLED=false)."""
+    cache = cast(ChatService, request.app.state.chat).cache
+    if cache is None:
+        raise DependencyDownError("The answer cache is not configured (it needs REDIS_URL).", retry_after=60)
+    return cache
+
+
+FeedbackRequestDep = Annotated[FeedbackRequest, Depends(feedback_request)]
+InvalidateRequestDep = Annotated[InvalidateRequest, Depends(invalidate_request)]
+AdminDep = Annotated[Claims, Depends(admin_claims)]
+CacheDep = Annotated[AnswerCache, Depends(get_cache)]

@@ -7,14 +7,16 @@ twice the skew window, so a replay of the same headers inside the window is refu
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from alice.errors import DependencyDownError, SignatureError
-from alice.signing import Claims, NonceStore, verify_request
+from alice.errors import SignatureError
+from alice.fibonacci import get_breaker_open_time
+from alice.signing import Claims, MemoryNonceStore, NonceStore, verify_request
 
 NONCE_PREFIX = "alice:nonce:"
 
@@ -22,20 +24,83 @@ log = structlog.get_logger("orchestrator.gate")
 
 
 class RedisNonceStore:
-    """Nonces in Redis (``SET alice:nonce:<nonce> 1 NX EX <ttl>``), shared by every orchestrator replica."""
+    """Nonces in Redis (``SET alice:nonce:<nonce> 1 NX EX <ttl>``), shared by every orchestrator replica.
 
-    def __init__(self, redis: Redis) -> None:
+    When Redis fails, the store degrades instead of failing: nonces go to an in-process
+    :class:`~alice.signing.MemoryNonceStore` and requests keep being answered. Redis is then skipped for a
+    back-off (``backoff(outage probes)``: 1, 2, 3, 5, 8, 13 s by default), so an outage does not cost every
+    request Redis's socket timeout; after it one request at a time probes Redis again, the others stay on the
+    fallback. ``nonce_store_degraded`` is logged once per outage, ``nonce_store_recovered`` when Redis answers.
+
+    Trade-off, chosen on purpose (availability over a narrow replay window): while Redis is down each replica
+    only knows its own nonces, so a captured request can be replayed once against *another* replica, or
+    against this one after a restart, within the signature's validity (its clock-skew window). The signature
+    is still required, so nothing in the request (body, path, claims) can be changed. Nonces recorded during
+    the outage are still checked here for their ttl after Redis returns, so this replica never accepts a
+    replay it saw itself.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        backoff: Callable[[int], float] = get_breaker_open_time,
+    ) -> None:
         self._redis = redis
+        self._clock = clock
+        self._backoff = backoff
+        self._fallback = MemoryNonceStore(clock=clock)
+        self._fallback_until = -math.inf  # nonces in the fallback matter until then
+        self._probes = 0  # failed probes in the current outage; 0 while Redis is healthy
+        self._retry_at = -math.inf
+        self._down_since = 0.0
+        self._probing = False
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is considered down and nonces live in this process only."""
+        return self._probes > 0
 
     async def add(self, nonce: str, ttl_s: float) -> bool:
         """True when the nonce is new; False when it was seen within its ttl (a replay)."""
+        if self.degraded and (self._probing or self._clock() < self._retry_at):
+            return await self._remember_locally(nonce, ttl_s)
+        self._probing = self.degraded
         try:
             stored = await self._redis.set(NONCE_PREFIX + nonce, 1, nx=True, ex=max(1, math.ceil(ttl_s)))
         except RedisError as exc:
-            # Fail closed: without the nonce check a captured request could be replayed.
-            log.error("nonce_store_unavailable", error_type=type(exc).__name__)
-            raise DependencyDownError("Replay protection is unavailable.", retry_after=2) from None
+            self._failed(exc)
+            return await self._remember_locally(nonce, ttl_s)
+        finally:
+            self._probing = False
+        if self.degraded:
+            # A warning like its pair, so whoever saw the outage in the log also sees it end.
+            log.warning("nonce_store_recovered", outage_s=round(self._clock() - self._down_since, 3))
+            self._probes = 0
+        if self._clock() < self._fallback_until:
+            # Redis does not know the nonces of the outage; this replica still does.
+            seen_here = not await self._fallback.add(nonce, ttl_s)
+            return bool(stored) and not seen_here
         return bool(stored)
+
+    async def _remember_locally(self, nonce: str, ttl_s: float) -> bool:
+        self._fallback_until = max(self._fallback_until, self._clock() + ttl_s)
+        return await self._fallback.add(nonce, ttl_s)
+
+    def _failed(self, exc: RedisError) -> None:
+        now = self._clock()
+        if self.degraded and now < self._retry_at:
+            return  # a request that was already waiting on Redis when this outage was noticed
+        if not self.degraded:
+            self._down_since = now
+            log.warning(
+                "nonce_store_degraded",
+                error_type=type(exc).__name__,
+                detail="Redis is unavailable: replay protection is per process until it returns.",
+            )
+        self._probes += 1
+        self._retry_at = now + self._backoff(self._probes)
 
 
 class SignatureGate:

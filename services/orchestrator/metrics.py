@@ -59,3 +59,39 @@ class ChatMetrics:
         self.llm_latency.labels(route, model).observe(seconds)
         self.tokens.labels(route, model, "prompt").inc(prompt_tokens)
         self.tokens.labels(route, model, "completion").inc(completion_tokens)
+
+
+class CacheMetrics:
+    """Cache lookups by tier and outcome, lookup latency, stores and negative hits (this replica)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lookups = Counter(
+            "alice_cache_lookups_total",
+            "Cache lookups by tier (exact, semantic, negative) and result (hit, miss).",
+            ["tier", "result"],
+            registry=registry,
+        )
+        self.lookup_latency = Histogram(
+            "alice_cache_lookup_duration_seconds",
+            "Duration of cache lookups by tier (Fibonacci buckets).",
+            ["tier"],
+            buckets=FIB_BUCKETS_S,
+            registry=registry,
+        )
+        self.hit_tier = Counter(
+            "alice_cache_hits_by_level_total",
+            "Cache hits by the Fibonacci level (L1-L10) of the entry that answered.",
+            ["level"],
+            registry=registry,
+        )
+        self.stores = Counter(
+            "alice_cache_stores_total",
+            "Answers offered to the cache, by outcome (stored, skipped).",
+            ["outcome"],
+            registry=registry,
+        )
+
+    def lookup(self, tier: str, hit: bool, seconds: float) -> None:
+        """Record one lookup."""
+        self.lookups.labels(tier, "hit" if hit else "miss").inc()
+        self.lookup_latency.labels(tier).observe(seconds)

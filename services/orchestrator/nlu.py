@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
+import numpy as np
 
 from alice.errors import UpstreamError
 from alice.httpclient import problem_error, transport_error
@@ -24,6 +25,9 @@ class NluResult:
     confidence: float
     route_hint: str | None = None
     entities: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: The sentence embedding (unit length) when it was asked for; the semantic cache searches with it.
+    embedding: np.ndarray | None = field(default=None, compare=False)
+    model_version: str | None = None
 
 
 class Nlu(Protocol):
@@ -37,14 +41,28 @@ def parse_result(body: Any) -> NluResult:
     try:
         intent = body["intent"]
         hint = body.get("route_hint")
+        version = body.get("model_version")
         return NluResult(
             intent=str(intent["label"]),
             confidence=float(intent["confidence"]),
             route_hint=str(hint) if hint is not None else None,
             entities=tuple(e for e in body.get("entities") or () if isinstance(e, dict)),
+            embedding=_embedding(body.get("embedding")),
+            model_version=str(version) if version else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UpstreamError("nlu answered with an unexpected body") from None
+
+
+def _embedding(raw: Any) -> np.ndarray | None:
+    """The embedding as a unit float32 vector; None when absent or not a finite, non-zero vector."""
+    if raw is None:
+        return None
+    vector = np.asarray(raw, dtype=np.float32)
+    norm = float(np.linalg.norm(vector)) if vector.ndim == 1 and vector.size else 0.0
+    if not np.isfinite(norm) or norm == 0.0:
+        return None
+    return vector / norm
 
 
 class HttpNlu:
@@ -52,7 +70,7 @@ class HttpNlu:
 
     def __init__(self, client: httpx.AsyncClient, include_embedding: bool = False) -> None:
         self._client = client
-        # No consumer of the embedding yet (the semantic cache will be one); skip the bytes until then.
+        # The semantic cache reuses the NLU's vector; without it the ~7 KB of JSON are not worth sending.
         self._include_embedding = include_embedding
 
     async def parse(self, text: str) -> NluResult:
@@ -69,6 +87,15 @@ class HttpNlu:
         except ValueError:
             raise UpstreamError("nlu answered with invalid JSON") from None
         return parse_result(body)
+
+    async def model_version(self) -> str | None:
+        """The NLU model's version (``GET /api/nlu/intents``), or None when it cannot be read."""
+        try:
+            response = await self._client.get("/api/nlu/intents")
+            version = response.json().get("model_version") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return str(version) if version else None
 
     async def ping(self) -> bool:
         """Readiness: the NLU's ``/ready`` answers 200 (its model is loaded)."""

@@ -1,6 +1,8 @@
-"""The Swedish system prompts. Bump :data:`PROMPT_VERSION` when a prompt changes (it keys cached answers)."""
+"""The Swedish system prompts. :func:`prompt_version` keys cached answers: it changes with any prompt's text."""
 
 from __future__ import annotations
+
+import hashlib
 
 PROMPT_VERSION = "2026-11.2"
 
@@ -18,3 +20,9 @@ DEEP_SUFFIX = " Svara koncist, med högst två korta stycken, och upprepa dig in
 def system_prompt(route: str) -> str:
     """The system prompt for the route that answers (micro answers are kept short, deep ones concise)."""
     return SYSTEM_PROMPT + (MICRO_SUFFIX if route == "micro" else DEEP_SUFFIX)
+
+
+def prompt_version() -> str:
+    """:data:`PROMPT_VERSION` plus a hash of every route's prompt, so an edited prompt never serves old answers."""
+    texts = "\x00".join(system_prompt(route) for route in ("micro", "deep"))
+    return f"{PROMPT_VERSION}-{hashlib.sha256(texts.encode()).hexdigest()[:8]}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -42,11 +42,55 @@ class ToolCall(BaseModel):
 
 
 class CacheInfo(BaseModel):
-    """Whether the answer came from a cache, and from which tier."""
+    """Whether the answer came from the cache: its Fibonacci level (1-10) and kind (exact or semantic)."""
 
     hit: bool = False
     tier: int | None = None
     kind: str | None = None
+    #: Cosine similarity between the question and the cached one (semantic hits only).
+    similarity: float | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /api/feedback``: a rating of the answer to an earlier request (its ``request_id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=128)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    """What the rating did: the cache entry it reached and whether that entry was removed."""
+
+    request_id: str
+    rating: Literal["up", "down"]
+    cache_entry: str | None
+    cache_kind: str | None
+    invalidated: bool
+
+
+class InvalidateRequest(BaseModel):
+    """``POST /api/cache/invalidate``: remove every entry matching all the given tags (at least one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str | None = Field(default=None, min_length=1, max_length=128)
+    intent: str | None = Field(default=None, min_length=1, max_length=128)
+    model: str | None = Field(default=None, min_length=1, max_length=256)
+    policy_version: str | None = Field(default=None, min_length=1, max_length=64)
+
+    def tags(self) -> dict[str, str]:
+        """The tag filters, named as the cache stores them."""
+        names = {"tenant": self.tenant, "intent": self.intent, "model": self.model, "policy": self.policy_version}
+        return {k: v for k, v in names.items() if v is not None}
+
+
+class CacheChangeResponse(BaseModel):
+    """How many cached answers an invalidation or a flush removed."""
+
+    removed: int
 
 
 class ChatResponse(BaseModel):

@@ -34,3 +34,21 @@ class OrchestratorSettings(SignedServiceSettings):
     # Small models loop on long Swedish answers; a mild penalty keeps them from repeating whole sentences.
     repeat_penalty: float = Field(default=1.15, ge=0.5, le=2.0)
     llm_retry_after_s: float = Field(default=5.0, gt=0)
+
+    # -- the answer cache (needs REDIS_URL; see docs/CACHE.md) --
+    cache_enabled: bool = True
+    cache_semantic: bool = True
+    # Cosine floor of the semantic tier; None takes the matcher's default, calibrated on the dev pairs.
+    cache_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
+    cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    # Seconds a tenant's question whose upstream failed (502/503/504) is answered with that failure again.
+    cache_negative_ttl_s: int = Field(default=5, ge=0, le=3600)
+    # Intents never cached: live data, the user's own state, and actions with side effects.
+    cache_never_intents: str = "time.now,date.today,timer.*,calendar.*,email.*,memory.*,home.control"
+    # Intents cached for a fixed short TTL that never climbs the tiers ("intent=seconds,...").
+    cache_volatile_intents: str = "weather.lookup=600"
+    # Part of every cache key: bump it when the guardian's policy changes what answers may say.
+    cache_policy_version: str = Field(default="1", min_length=1, max_length=64)
+    cache_redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    # Each replica rebuilds its vector index from Redis at least this often (it follows Redis's log between).
+    cache_index_resync_s: float = Field(default=300.0, gt=0)

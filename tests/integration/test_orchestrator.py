@@ -137,7 +137,7 @@ def test_signed_chat_answers_and_ids_propagate(stack: Stack) -> None:
     assert body["response"].strip()
     assert body["intent"] in ("greeting.hello", "smalltalk") and body["route"] == "micro"
     assert body["model"] == TEST_MODEL and 0 < body["confidence"] <= 1
-    assert body["cache"] == {"hit": False, "tier": None, "kind": None} and body["tools"] == []
+    assert body["cache"] == {"hit": False, "tier": None, "kind": None, "similarity": None} and body["tools"] == []
     assert body["request_id"] == rid
     assert response.headers["x-request-id"] == rid
     assert (response.headers["x-route"], response.headers["x-intent"], response.headers["x-cache"]) == (
@@ -209,11 +209,13 @@ def test_malformed_json_is_422(stack: Stack) -> None:
 
 
 def test_llm_down_is_503_with_retry_after(stack: Stack) -> None:
-    response = _post(stack.llm_down, _chat_body("Hej!"), timeout=30)
+    # A question nobody asked before: "Hej!" may already be cached by the healthy orchestrator (same Redis).
+    question = f"Hej! Kan du rimma på {uuid.uuid4().hex[:8]}?"
+    response = _post(stack.llm_down, _chat_body(question), timeout=30)
     body = _problem(response, 503, "dependency_down")
     assert int(response.headers["retry-after"]) >= 1
     assert "Språkmodellen" in str(body["detail"])
-    streamed = _post(stack.llm_down, _chat_body("Hej!", stream=True), timeout=30)
+    streamed = _post(stack.llm_down, _chat_body(question, stream=True), timeout=30)
     _problem(streamed, 503, "dependency_down")
     ready = httpx.get(stack.llm_down.url + "/ready", timeout=10)
     assert ready.status_code == 200, ready.text

@@ -7,14 +7,19 @@ from pathlib import Path
 import pytest
 import structlog
 
-from alice.errors import UnauthenticatedError, ValidationFailedError
+from alice.errors import ForbiddenError, NotFoundError, UnauthenticatedError, ValidationFailedError
 from alice.signing import Claims
-from guardian.keys import KeyStore
+from guardian.keys import KeyRecord, KeyStore
 from guardian.policy import (
+    MONITORING_PATH,
     Authenticate,
     GuardRequest,
+    MatchPath,
     Pipeline,
+    RequireRole,
     ValidateChat,
+    ValidateJsonObject,
+    admin_write_pipeline,
     chat_pipeline,
     presented_key,
 )
@@ -139,4 +144,91 @@ async def test_chat_pipeline_authenticates_before_reading_the_body(store_and_key
     guarded.body = b'{"message": "Hej"}'
     await pipeline.inspect(guarded)
     assert guarded.key is not None and guarded.chat is not None
+    structlog.contextvars.clear_contextvars()
+
+
+def keyed(role: str) -> GuardRequest:
+    guarded = request({})
+    guarded.key = KeyRecord("k1", "hash", "acme", role, created_at="now")
+    return guarded
+
+
+async def test_require_role_lets_the_role_through() -> None:
+    reasons: list[str] = []
+    await RequireRole("admin", reasons.append)(keyed("admin"))
+    assert reasons == []
+
+
+async def test_require_role_refuses_other_roles_with_403_forbidden() -> None:
+    reasons: list[str] = []
+    structlog.contextvars.clear_contextvars()
+    with pytest.raises(ForbiddenError) as caught:
+        await RequireRole("admin", reasons.append)(keyed("user"))
+    assert (caught.value.status, caught.value.code) == (403, "forbidden")
+    assert reasons == ["role"]
+    assert structlog.contextvars.get_contextvars() == {"auth_failure": "role"}
+    structlog.contextvars.clear_contextvars()
+
+
+async def test_require_role_without_authentication_is_401() -> None:
+    with pytest.raises(UnauthenticatedError):
+        await RequireRole("admin")(request({}))
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("/api/monitoring/cache", True),
+        ("/api/monitoring/circuit-breakers", True),
+        ("/api/monitoring/slo?window=60", True),
+        ("/api/monitoring/", False),
+        ("/api/monitoring/..", False),
+        ("/api/monitoring/Cache", False),
+        ("/api/monitoring/cache x", False),
+        ("/api/monitoring/cache/extra", False),
+        ("/api/monitoring/" + "c" * 65, False),
+    ],
+)
+async def test_match_path(path: str, ok: bool) -> None:
+    step = MatchPath(MONITORING_PATH)
+    guarded = GuardRequest(method="GET", path=path, headers={})
+    if ok:
+        await step(guarded)
+    else:
+        with pytest.raises(NotFoundError):
+            await step(guarded)
+
+
+@pytest.mark.parametrize("body", [b"{}", b' {"tenant": "acme"} ', b'{"a": [1, {"b": null}]}'])
+async def test_validate_json_object_accepts_objects_and_leaves_the_body_alone(body: bytes) -> None:
+    guarded = request({}, body)
+    await ValidateJsonObject()(guarded)
+    assert guarded.body == body
+
+
+@pytest.mark.parametrize("body", [b"", b"  ", b"{", b"[]", b"1", b"null", b'{"x": Infinity}', b"[" * 500])
+async def test_validate_json_object_refuses_everything_else(body: bytes) -> None:
+    with pytest.raises(ValidationFailedError) as caught:
+        await ValidateJsonObject()(request({}, body))
+    assert caught.value.extra["errors"][0]["loc"] == "body"
+
+
+async def test_validate_json_object_may_allow_an_empty_body() -> None:
+    await ValidateJsonObject(allow_empty=True)(request({}, b""))
+    await ValidateJsonObject(allow_empty=True)(request({}, b"\n"))
+    with pytest.raises(ValidationFailedError):
+        await ValidateJsonObject(allow_empty=True)(request({}, b"[]"))
+
+
+async def test_admin_pipeline_refuses_a_user_before_the_body(store_and_key: tuple[KeyStore, str]) -> None:
+    store, admin_key = store_and_key
+    user_key, _ = store.create("acme", "user")
+    store.load()
+    pipeline = admin_write_pipeline(store, lambda _r: None)
+    with pytest.raises(ForbiddenError):
+        await pipeline.admit(request({"authorization": f"Bearer {user_key}"}))
+    guarded = request({"authorization": f"Bearer {admin_key}"}, b'{"tenant": "acme"}')
+    await pipeline.admit(guarded)
+    await pipeline.inspect(guarded)
+    assert guarded.claims().role == "admin"
     structlog.contextvars.clear_contextvars()

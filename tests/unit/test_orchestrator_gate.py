@@ -6,17 +6,22 @@ at the gate, at validation, or at ``/api/status`` (which needs neither the NLU n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import cast
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from structlog.testing import capture_logs
 
 from alice.errors import SignatureError
 from alice.signing import Claims, MemoryNonceStore, sign_request
 from orchestrator.app import create_app
-from orchestrator.gate import SignatureGate, signed_path
+from orchestrator.gate import NONCE_PREFIX, RedisNonceStore, SignatureGate, signed_path
 from orchestrator.settings import OrchestratorSettings
 
 SECRET = b"unit-test-internal-secret-0123456789"
@@ -80,6 +85,178 @@ async def test_wrong_secret_stale_timestamp_and_missing_headers_are_refused() ->
 def test_signed_path_includes_the_query() -> None:
     assert signed_path("/api/status", "") == "/api/status"
     assert signed_path("/api/status", "a=1&b=2") == "/api/status?a=1&b=2"
+
+
+# --- the Redis nonce store, with Redis up, down and back -------------------------------------------------
+
+
+class FakeRedis:
+    """Just ``SET ... NX EX`` of ``redis.asyncio.Redis``; ``down`` makes it fail as a stopped server does."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, int] = {}
+        self.down = False
+        self.calls = 0
+
+    async def set(self, name: str, value: int, *, nx: bool, ex: int) -> bool | None:
+        self.calls += 1
+        if self.down:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        assert nx and ex >= 1
+        if name in self.keys:
+            return None
+        self.keys[name] = ex
+        return True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _redis_store(redis: FakeRedis, clock: Clock) -> RedisNonceStore:
+    return RedisNonceStore(cast(Redis, redis), clock=clock, backoff=lambda probes: float(2 ** (probes - 1)))
+
+
+async def test_redis_store_records_nonces_with_a_ttl() -> None:
+    redis = FakeRedis()
+    store = _redis_store(redis, Clock())
+    assert await store.add("n1", 59.5) is True
+    assert await store.add("n1", 59.5) is False
+    assert redis.keys == {NONCE_PREFIX + "n1": 60}
+    assert not store.degraded
+
+
+async def test_redis_down_degrades_to_per_process_replay_protection() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    redis.down = True
+    with capture_logs() as logs:
+        assert await store.add("n1", 60) is True  # answered, not a 503
+        assert await store.add("n1", 60) is False  # a replay is still refused by this process
+        assert await store.add("n2", 60) is True
+    assert store.degraded
+    assert [e["event"] for e in logs] == ["nonce_store_degraded"]  # once per outage, not per request
+    assert logs[0]["log_level"] == "warning" and logs[0]["error_type"] == "ConnectionError"
+
+
+async def test_redis_is_skipped_during_the_back_off_then_probed_again() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    redis.down = True
+    await store.add("a", 60)
+    await store.add("b", 60)
+    assert redis.calls == 1  # the second request did not wait on Redis
+    clock.now += 1.0  # the first back-off (1 s) is over: one probe, which fails
+    await store.add("c", 60)
+    await store.add("d", 60)
+    assert redis.calls == 2
+    clock.now += 1.5  # the back-off doubled to 2 s
+    await store.add("e", 60)
+    assert redis.calls == 2
+    clock.now += 0.5
+    with capture_logs() as logs:
+        await store.add("f", 60)
+    assert redis.calls == 3 and logs == []  # still the same outage: no new warning
+
+
+async def test_the_store_recovers_when_redis_returns() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    redis.down = True
+    await store.add("during", 60)
+    redis.down = False
+    clock.now += 1.0
+    with capture_logs() as logs:
+        assert await store.add("after", 60) is True
+    assert [e["event"] for e in logs] == ["nonce_store_recovered"]
+    assert logs[0]["outage_s"] == 1.0
+    assert not store.degraded
+    assert NONCE_PREFIX + "after" in redis.keys
+    assert await store.add("after", 60) is False  # Redis refuses the replay again
+
+
+async def test_nonces_of_the_outage_stay_refused_here_after_recovery() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    redis.down = True
+    assert await store.add("during", 60) is True
+    redis.down = False
+    clock.now += 1.0
+    assert await store.add("during", 60) is False  # Redis never saw it; this process did
+    clock.now += 61.0
+    assert await store.add("later", 60) is True
+
+
+async def test_a_new_outage_warns_again() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    with capture_logs() as logs:
+        redis.down = True
+        await store.add("a", 60)
+        redis.down = False
+        clock.now += 1.0
+        await store.add("b", 60)
+        redis.down = True
+        await store.add("c", 60)
+    assert [e["event"] for e in logs] == ["nonce_store_degraded", "nonce_store_recovered", "nonce_store_degraded"]
+
+
+async def test_requests_waiting_on_redis_when_it_fails_count_as_one_failure() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    gate = asyncio.Event()
+    original = redis.set
+
+    async def slow_set(name: str, value: int, *, nx: bool, ex: int) -> bool | None:
+        await gate.wait()
+        return await original(name, value, nx=nx, ex=ex)
+
+    redis.set = slow_set  # type: ignore[method-assign]
+    redis.down = True
+    waiting = [asyncio.create_task(store.add(f"n{i}", 60)) for i in range(5)]
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiting) == [True] * 5
+    clock.now += 1.0  # the back-off is the first one (1 s), not the fifth
+    redis.down = False
+    assert await store.add("x", 60) is True
+    assert not store.degraded
+
+
+async def test_one_request_at_a_time_probes_redis_during_an_outage() -> None:
+    redis, clock = FakeRedis(), Clock()
+    store = _redis_store(redis, clock)
+    redis.down = True
+    await store.add("a", 60)
+    clock.now += 1.0
+    gate = asyncio.Event()
+    original = redis.set
+
+    async def slow_set(name: str, value: int, *, nx: bool, ex: int) -> bool | None:
+        await gate.wait()
+        return await original(name, value, nx=nx, ex=ex)
+
+    redis.set = slow_set  # type: ignore[method-assign]
+    probe = asyncio.create_task(store.add("probe", 60))
+    await asyncio.sleep(0)
+    assert await store.add("b", 60) is True  # answered from the fallback while the probe waits
+    gate.set()
+    assert await probe is True
+    assert redis.calls == 2  # the first failure and the probe; "b" never waited on Redis
+
+
+async def test_the_gate_answers_with_redis_down() -> None:
+    redis = FakeRedis()
+    redis.down = True
+    gate = SignatureGate(SECRET, _redis_store(redis, Clock()), max_skew_s=30)
+    headers = sign_request(SECRET, "GET", "/api/status", b"", CLAIMS)
+    assert await gate.check("GET", "/api/status", b"", headers) == CLAIMS
+    with pytest.raises(SignatureError, match="Replayed"):
+        await gate.check("GET", "/api/status", b"", headers)
 
 
 # --- in process, through the app ---------------------------------------------------------------------------

@@ -1,0 +1,312 @@
+"""The cache's state in Redis, shared by every orchestrator replica. Layout (prefix ``alice:cache:``):
+
+- ``e:<id>``    hash: the question (text, intent, entities, scope, embedding), the answer, tier state; expires
+  with its tier's TTL.
+- ``x:<key>``   the entry id for an exact key (and for paraphrases already served, see ``alias``); same TTL.
+- ``z``         sorted set of entry ids by expiry time: expired ids are pruned, and when the cache holds more
+  than ``max_entries`` the ones closest to expiry (low tiers, not hit lately) are evicted.
+- ``t:<tag>``   set of entry ids per tag (``tenant:acme``, ``intent:info.query``, ``model:…``, ``policy:…``)
+  for invalidation; ``tags`` lists the tag sets. Members whose entry expired are dropped when seen.
+- ``log``       stream of ``add``/``del`` events, capped: each replica replays it to keep its vector index in
+  step with Redis.
+- ``r:<request id>``  which entry answered a request, for ``/api/feedback`` (24 h).
+- ``n:<tenant>:<key>``  a recent upstream failure for that tenant's question (negative cache).
+- ``stats``     counters shared by the replicas.
+
+Every method raises :class:`redis.exceptions.RedisError` (or ``OSError``) when Redis fails; the caller decides
+to bypass the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from redis.asyncio import Redis
+
+PREFIX = "alice:cache:"
+LOG_MAXLEN = 100_000
+REQUEST_TTL_S = 24 * 3600
+SCAN_COUNT = 500
+
+
+def _k(*parts: str) -> str:
+    return PREFIX + ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached answer as stored."""
+
+    id: str
+    tenant: str
+    text: str
+    intent: str | None
+    entities: tuple[dict[str, Any], ...]
+    scope: str
+    embedding: np.ndarray | None
+    answer: dict[str, Any]
+    exact_key: str
+    tier: int
+    hits: int
+    hits_in_tier: int
+    tier_since: float
+    created: float
+    fixed_ttl_s: int | None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def mapping(self) -> dict[str, str | bytes]:
+        """The hash fields for Redis."""
+        out: dict[str, str | bytes] = {
+            "tenant": self.tenant,
+            "text": self.text,
+            "intent": self.intent or "",
+            "entities": json.dumps(list(self.entities), ensure_ascii=False),
+            "scope": self.scope,
+            "answer": json.dumps(self.answer, ensure_ascii=False),
+            "xk": self.exact_key,
+            "tier": str(self.tier),
+            "hits": str(self.hits),
+            "hits_in_tier": str(self.hits_in_tier),
+            "tier_since": repr(self.tier_since),
+            "created": repr(self.created),
+            "fixed_ttl": "" if self.fixed_ttl_s is None else str(self.fixed_ttl_s),
+            "tags": ",".join(self.tags),
+        }
+        if self.embedding is not None:
+            out["emb"] = np.asarray(self.embedding, dtype=np.float32).tobytes()
+        return out
+
+    @classmethod
+    def from_hash(cls, entry_id: str, raw: dict[bytes, bytes]) -> Entry:
+        """An entry from ``HGETALL``; ValueError/KeyError when the hash is not one of ours."""
+        s = {k.decode(): v for k, v in raw.items()}
+        text = {k: v.decode() for k, v in s.items() if k != "emb"}
+        emb = np.frombuffer(s["emb"], dtype=np.float32) if s.get("emb") else None
+        return cls(
+            id=entry_id,
+            tenant=text["tenant"],
+            text=text["text"],
+            intent=text["intent"] or None,
+            entities=tuple(json.loads(text["entities"])),
+            scope=text["scope"],
+            embedding=emb,
+            answer=json.loads(text["answer"]),
+            exact_key=text["xk"],
+            tier=int(text["tier"]),
+            hits=int(text["hits"]),
+            hits_in_tier=int(text["hits_in_tier"]),
+            tier_since=float(text["tier_since"]),
+            created=float(text["created"]),
+            fixed_ttl_s=int(text["fixed_ttl"]) if text.get("fixed_ttl") else None,
+            tags=tuple(t for t in text.get("tags", "").split(",") if t),
+        )
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """One add/del event of the stream that keeps replicas' indexes in step."""
+
+    stream_id: str
+    op: str
+    entry_id: str
+    scope: str
+
+
+def new_entry_id() -> str:
+    """A random entry id."""
+    return secrets.token_hex(10)
+
+
+class CacheStore:
+    """The Redis operations of the answer cache (no policy here)."""
+
+    def __init__(self, redis: Redis, max_entries: int) -> None:
+        # redis-py types replies as ``bytes | str`` unions (``decode_responses`` decides at run time); this
+        # client never decodes, so replies are bytes and are decoded here, explicitly.
+        self.redis: Any = redis
+        self.max_entries = max_entries
+
+    # -- entries --------------------------------------------------------------------------------------------
+    async def get(self, entry_id: str) -> Entry | None:
+        """The entry, or None when it expired or was removed (or is not a cache entry)."""
+        raw = await self.redis.hgetall(_k("e", entry_id))
+        if not raw:
+            return None
+        try:
+            return Entry.from_hash(entry_id, raw)
+        except (KeyError, ValueError, UnicodeDecodeError):
+            return None
+
+    async def entry_for_key(self, exact_key: str) -> Entry | None:
+        """The entry stored (or aliased) under an exact key."""
+        entry_id = await self.redis.get(_k("x", exact_key))
+        return await self.get(entry_id.decode()) if entry_id else None
+
+    async def put(self, entry: Entry, ttl_s: int, now: float) -> list[str]:
+        """Store ``entry`` for ``ttl_s``; returns the ids evicted to stay within ``max_entries``."""
+        e_key = _k("e", entry.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(e_key, mapping=entry.mapping())
+            pipe.expire(e_key, ttl_s)
+            pipe.set(_k("x", entry.exact_key), entry.id, ex=ttl_s)
+            for tag in entry.tags:
+                pipe.sadd(_k("t", tag), entry.id)
+                pipe.sadd(_k("tags"), tag)
+            pipe.zadd(_k("z"), {entry.id: now + ttl_s})
+            if entry.embedding is not None:
+                pipe.xadd(_k("log"), {"op": "add", "id": entry.id, "scope": entry.scope}, maxlen=LOG_MAXLEN)
+            await pipe.execute()
+        return await self._evict(now)
+
+    async def alias(self, exact_key: str, entry_id: str, ttl_s: int) -> None:
+        """Let ``exact_key`` (a paraphrase already answered from this entry) find the entry directly."""
+        await self.redis.set(_k("x", exact_key), entry_id, ex=max(1, ttl_s))
+
+    async def touch(self, entry: Entry, ttl_s: int, now: float, tier_fields: dict[str, str]) -> None:
+        """Record a hit: new tier state and expiry for the entry and its exact key."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(_k("e", entry.id), "hits", 1)
+            if tier_fields:
+                pipe.hset(_k("e", entry.id), mapping=tier_fields)
+            pipe.expire(_k("e", entry.id), ttl_s)
+            pipe.expire(_k("x", entry.exact_key), ttl_s)
+            pipe.zadd(_k("z"), {entry.id: now + ttl_s})
+            await pipe.execute()
+
+    async def delete(self, entry_ids: Sequence[str]) -> int:
+        """Remove entries (and their exact keys and tag memberships); returns how many existed."""
+        if not entry_ids:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.hmget(_k("e", entry_id), ["xk", "tags", "scope"])
+            fields = await pipe.execute()
+        removed = 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id, (xk, tags, scope) in zip(entry_ids, fields, strict=True):
+                pipe.delete(_k("e", entry_id))
+                pipe.zrem(_k("z"), entry_id)
+                if xk:
+                    pipe.delete(_k("x", xk.decode()))
+                for tag in (tags or b"").decode().split(","):
+                    if tag:
+                        pipe.srem(_k("t", tag), entry_id)
+                pipe.xadd(
+                    _k("log"),
+                    {"op": "del", "id": entry_id, "scope": (scope or b"").decode()},
+                    maxlen=LOG_MAXLEN,
+                )
+                removed += 1 if xk else 0
+            await pipe.execute()
+        return removed
+
+    async def _evict(self, now: float) -> list[str]:
+        """Prune expired ids from ``z``; evict the entries nearest expiry beyond ``max_entries``."""
+        await self.redis.zremrangebyscore(_k("z"), "-inf", now)
+        over = int(await self.redis.zcard(_k("z"))) - self.max_entries
+        if over <= 0:
+            return []
+        popped = await self.redis.zpopmin(_k("z"), over)
+        ids = [member.decode() for member, _score in popped]
+        await self.delete(ids)
+        return ids
+
+    async def size(self, now: float) -> int:
+        """Live entries (expired ids pruned first)."""
+        await self.redis.zremrangebyscore(_k("z"), "-inf", now)
+        return int(await self.redis.zcard(_k("z")))
+
+    async def all_entries(self) -> AsyncIterator[tuple[str, str, np.ndarray]]:
+        """``(id, scope, embedding)`` of every live entry that has an embedding (for rebuilding an index)."""
+        async for key in self.redis.scan_iter(match=_k("e", "*"), count=SCAN_COUNT):
+            scope, emb = await self.redis.hmget(key, ["scope", "emb"])
+            if emb:
+                yield key.decode()[len(_k("e", "")) :], (scope or b"").decode(), np.frombuffer(emb, np.float32)
+
+    # -- index log ------------------------------------------------------------------------------------------
+    async def log_tail(self) -> str:
+        """The id of the newest log event ("0-0" when the log is empty)."""
+        newest = await self.redis.xrevrange(_k("log"), count=1)
+        return newest[0][0].decode() if newest else "0-0"
+
+    async def read_log(self, after: str, count: int = 1000) -> list[LogEvent]:
+        """Log events newer than ``after``."""
+        result = await self.redis.xread({_k("log"): after}, count=count)
+        events: list[LogEvent] = []
+        for _stream, items in result or ():
+            for stream_id, data in items:
+                d = {k.decode(): v.decode() for k, v in data.items()}
+                events.append(LogEvent(stream_id.decode(), d.get("op", ""), d.get("id", ""), d.get("scope", "")))
+        return events
+
+    # -- tags, flush ----------------------------------------------------------------------------------------
+    async def ids_with_tags(self, tags: Iterable[str]) -> list[str]:
+        """Ids carrying every tag in ``tags``."""
+        keys = [_k("t", tag) for tag in tags]
+        if not keys:
+            return []
+        members = await self.redis.sinter(keys)
+        return sorted(m.decode() for m in members)
+
+    async def flush(self) -> int:
+        """Remove every cache key (entries, keys, tags, log, request links, negatives); returns entries removed."""
+        removed = 0
+        batch: list[str] = []
+        async for key in self.redis.scan_iter(match=PREFIX + "*", count=SCAN_COUNT):
+            name = key.decode()
+            if name == _k("stats"):
+                continue
+            removed += name.startswith(_k("e", ""))
+            batch.append(name)
+            if len(batch) >= SCAN_COUNT:
+                await self.redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self.redis.unlink(*batch)
+        return removed
+
+    # -- request links, negatives, counters ----------------------------------------------------------------
+    async def link_request(self, request_id: str, entry_id: str, kind: str, tenant: str) -> None:
+        """Remember which entry answered ``request_id`` (for feedback)."""
+        value = json.dumps({"id": entry_id, "kind": kind, "tenant": tenant})
+        await self.redis.set(_k("r", request_id), value, ex=REQUEST_TTL_S)
+
+    async def request_link(self, request_id: str) -> dict[str, str] | None:
+        """What :meth:`link_request` stored, or None."""
+        raw = await self.redis.get(_k("r", request_id))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+
+    async def put_negative(self, tenant: str, exact_key: str, problem: dict[str, Any], ttl_s: int) -> None:
+        """Remember an upstream failure of ``tenant``'s question for ``ttl_s``."""
+        await self.redis.set(_k("n", tenant, exact_key), json.dumps(problem), ex=max(1, ttl_s))
+
+    async def get_negative(self, tenant: str, exact_key: str) -> tuple[dict[str, Any], int] | None:
+        """The remembered failure and its remaining seconds, or None."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(_k("n", tenant, exact_key))
+            pipe.ttl(_k("n", tenant, exact_key))
+            raw, ttl = await pipe.execute()
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return (data, max(1, int(ttl))) if isinstance(data, dict) else None
+
+    async def count(self, **fields: int) -> None:
+        """Add to the shared counters."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, amount in fields.items():
+                pipe.hincrby(_k("stats"), name, amount)
+            await pipe.execute()
+
+    async def counters(self) -> dict[str, int]:
+        """The shared counters."""
+        raw = await self.redis.hgetall(_k("stats"))
+        return {k.decode(): int(v) for k, v in raw.items()}
