@@ -95,7 +95,7 @@ class FibonacciConfig(BaseSettings):
     fib_alert_p95_critical_ms: float = Field(default=377, gt=0)
     fib_error_escalation_per_hour: IntList = Field(default=[3, 5, 8])
     fib_spiral_points: int = Field(default=89, ge=1, le=100_000)
-    fib_spiral_dimensions: int = Field(default=2, ge=2, le=64)
+    fib_spiral_dimensions: int = Field(default=2, ge=2, le=3)
     fib_scaler_cooldown_up_s: float = Field(default=180, gt=0)
     fib_scaler_cooldown_down_s: float = Field(default=480, gt=0)
     fib_scaler_cooldown_emergency_s: float = Field(default=60, gt=0)

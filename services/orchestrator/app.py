@@ -85,6 +85,8 @@ async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: Asy
         resync_s=settings.cache_index_resync_s,
         spiral_points=fib.fib_spiral_points,
         spiral_dimensions=fib.fib_spiral_dimensions,
+        spiral_probes=settings.cache_spiral_probes,
+        spiral_exact_below=settings.cache_spiral_exact_below,
         semantic=settings.cache_semantic,
     )
     context = KeyContext(

@@ -38,7 +38,7 @@ class OrchestratorSettings(SignedServiceSettings):
     # -- the answer cache (needs REDIS_URL; see docs/CACHE.md) --
     cache_enabled: bool = True
     cache_semantic: bool = True
-    # Cosine floor of the semantic tier; None takes the matcher's default, calibrated on the dev pairs.
+    # Floor of cosine - 0.05 / words (shorter question); None: the matcher's default, calibrated on the dev pairs.
     cache_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
     cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
     # Seconds a tenant's question whose upstream failed (502/503/504) is answered with that failure again.
@@ -52,3 +52,6 @@ class OrchestratorSettings(SignedServiceSettings):
     cache_redis_timeout_s: float = Field(default=0.5, gt=0, le=30)
     # Each replica rebuilds its vector index from Redis at least this often (it follows Redis's log between).
     cache_index_resync_s: float = Field(default=300.0, gt=0)
+    # Spiral index: lattice cells probed per lookup (of FIB_SPIRAL_POINTS), and the scope size scanned exactly.
+    cache_spiral_probes: int = Field(default=21, ge=1, le=100_000)
+    cache_spiral_exact_below: int = Field(default=1024, ge=0)

@@ -123,3 +123,16 @@ def test_a_pair_without_vectors_is_refused() -> None:
     q = Question("hej", "greeting.hello")
     with pytest.raises(ValueError, match="embedding"):
         score_pairs([(q, q, 1, "f")], SemanticMatcher())
+
+
+def test_eval_cache_refuses_bad_input_before_loading_any_model(tmp_path: Path) -> None:
+    from alice.cli.cacheeval import eval_cache
+
+    with pytest.raises(ConfigError, match="--data"):
+        eval_cache([])
+    bad = write(tmp_path, ['{"a": "x", "b": "y", "label": 1}', '{"a": "x", "b": "y"}'])
+    with pytest.raises(ConfigError, match=f"{bad}:2:"):
+        eval_cache([bad])
+    good = write(tmp_path, ['{"a": "x", "b": "y", "label": 1}'], "good.jsonl")
+    with pytest.raises(ConfigError, match="threshold"):
+        eval_cache([good], threshold=1.5)

@@ -56,3 +56,12 @@ def test_intent_rules() -> None:
 def test_bad_volatile_rules_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="weather.lookup=600"):
         parse_intent_rules("", bad)
+
+
+def test_an_entry_expires_its_tier_ttl_after_entering_the_tier() -> None:
+    state = POLICY.start(now=100.0)
+    assert POLICY.expires(state) == 100.0 + H
+    same = POLICY.on_hit(state, now=200.0)  # too young to climb: a hit does not extend it
+    assert POLICY.expires(same) == 100.0 + H
+    climbed = POLICY.on_hit(same, now=100.0 + 0.5 * H)
+    assert POLICY.expires(climbed) == 100.0 + 0.5 * H + 2 * H

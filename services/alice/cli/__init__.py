@@ -31,6 +31,8 @@ nlu_app = typer.Typer(help="The NLU engine: train its model.", no_args_is_help=T
 eval_app = typer.Typer(help="Evaluations; each prints one JSON line last on stdout.", no_args_is_help=True)
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(eval_app, name="eval")
+cache_app = typer.Typer(help="The answer cache's shipped calibration.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
 
 
 def _err(msg: str) -> None:
@@ -267,6 +269,58 @@ def bench_nlu(n: Annotated[int, typer.Option("--n", min=1, help="parses to time"
     from alice.cli import nlucmd
 
     typer.echo(json.dumps(nlucmd.bench_nlu(n)))
+
+
+@eval_app.command("cache")
+def eval_cache(
+    data: Annotated[
+        list[Path] | None, typer.Option(help='{"a","b","label"} pairs; default ../shared/data/paraphrase/*.dev.jsonl')
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="floor of cosine − margin/words; default the calibrated one")
+    ] = None,
+    curve: Annotated[bool, typer.Option(help="also the threshold curve (threshold, hit rate, false-hit rate)")] = False,
+) -> None:
+    """Hit rate (label 1) and false-hit rate (label 0) of the semantic tier, with the plain-cosine baseline."""
+    from alice.cli import cachecmd
+
+    typer.echo(json.dumps(cachecmd.eval_cache(data, threshold, curve), ensure_ascii=False))
+
+
+@bench_app.command("cache")
+def bench_cache(
+    data: Annotated[
+        list[Path] | None, typer.Option(help='{"a","b","label"} pairs; default ../shared/data/paraphrase/*.dev.jsonl')
+    ] = None,
+    sizes: Annotated[
+        str, typer.Option(help="spiral index sizes, comma-separated ('' skips part a)")
+    ] = "1000,10000,100000",
+    queries: Annotated[int, typer.Option(min=1, help="spiral lookups timed per size")] = 500,
+    requests: Annotated[int, typer.Option(min=1, help="replayed requests")] = 50_000,
+    capacity: Annotated[int, typer.Option(min=1, help="entries each replayed cache may hold (equal memory)")] = 600,
+    span_days: Annotated[float, typer.Option(min=0.01, help="simulated days the requests spread over")] = 14.0,
+    zipf: Annotated[float, typer.Option(min=0.0, help="Zipf exponent of question popularity")] = 1.0,
+    seed: Annotated[int, typer.Option(help="seed of the workload and the synthetic index entries")] = 7,
+) -> None:
+    """(a) spiral index vs brute force at each size; (b) Fibonacci tiers vs flat TTLs on a replayed workload."""
+    from alice.cli import cachecmd
+
+    try:
+        size_list = [int(s) for s in sizes.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"--sizes must be comma-separated integers, not {sizes!r}") from None
+    result = cachecmd.bench_cache(data, size_list, queries, requests, capacity, span_days, zipf, seed)
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cache_app.command("fit-projection")
+def cache_fit_projection(
+    out: Annotated[Path | None, typer.Option(help="where to write it; default the file shipped in the package")] = None,
+) -> None:
+    """Fit the spiral index's projection on the NLU training sentences (a developer step; the file is shipped)."""
+    from alice.cli import cachecmd
+
+    typer.echo(json.dumps(cachecmd.fit_projection(out)))
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from alice.errors import ConfigError
+from alice.logs import configure_logging
 from orchestrator.cache.semantic import Question, SemanticMatcher, scope_key
 
 TENANT = "eval"
@@ -102,6 +103,7 @@ def score_pairs(
         cosines[i] = cos
         score = matcher.score(incoming, cached, cos)
         scores[i] = -math.inf if score is None else score
+        # the same scope with one intent class for all: what the intent labels cost
         same_any[i] = scope_key(tenant, "any", incoming.entities, incoming.text) == scope_key(
             tenant, "any", cached.entities, cached.text
         )
@@ -124,6 +126,10 @@ def rates(hits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _two_rates(hits: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
+    return {"hit_rate": _rate(hits, labels == 1), "false_hit_rate": _rate(hits, labels == 0)}
+
+
 def threshold_at_budget(scores: np.ndarray, labels: np.ndarray, budget: float) -> float:
     """The lowest threshold (hit: ``score >= threshold``) whose false-hit rate on label 0 is at most ``budget``."""
     negatives = np.sort(scores[(labels == 0) & np.isfinite(scores)])[::-1]
@@ -143,7 +149,8 @@ def summarise(scored: PairScores, threshold: float, curve: bool = False) -> dict
         str(name): rates(hits[scored.sources == name], scored.labels[scored.sources == name])
         for name in sorted(set(scored.sources.tolist()))
     }
-    budget = overall["false_hit_rate"] or 0.0
+    negatives = scored.labels == 0
+    budget = float(hits[negatives].mean()) if negatives.any() else 0.0
     # rounded up, so the printed threshold admits no more false hits than the exact one
     base_threshold = math.ceil(threshold_at_budget(scored.cosines, scored.labels, budget) * 1e4) / 1e4
     base_hits = scored.cosines >= base_threshold
@@ -152,20 +159,17 @@ def summarise(scored: PairScores, threshold: float, curve: bool = False) -> dict
     result: dict[str, Any] = {
         **overall,
         "threshold": round(threshold, 4),
+        "threshold_on": "cosine - length_margin / words of the shorter question (baseline: plain cosine)",
         "n": int(len(scored.labels)),
         "files": files,
         "p50_ms": round(float(np.percentile(scored.decision_ms, 50)), 4),
         "p95_ms": round(float(np.percentile(scored.decision_ms, 95)), 4),
         "baseline": {
             "threshold": base_threshold,
-            **{k: v for k, v in rates(base_hits, scored.labels).items() if k.endswith("rate")},
-            "budget": budget,
+            **_two_rates(base_hits, scored.labels),
+            "budget": round(budget, 4),
             "files": {
-                name: {
-                    k: v
-                    for k, v in rates(base_hits[scored.sources == name], scored.labels[scored.sources == name]).items()
-                    if k.endswith("rate")
-                }
+                name: _two_rates(base_hits[scored.sources == name], scored.labels[scored.sources == name])
                 for name in files
             },
         },
@@ -173,18 +177,14 @@ def summarise(scored: PairScores, threshold: float, curve: bool = False) -> dict
             "pos_same_scope": _rate(scored.same_scope, pos),
             "neg_same_scope": _rate(scored.same_scope, ~pos),
             "pos_lost_to_intent_only": int((any_intent & ~hits & pos).sum()),
-            "without_intent_scope": {k: v for k, v in rates(any_intent, scored.labels).items() if k.endswith("rate")},
+            "without_intent_scope": _two_rates(any_intent, scored.labels),
         },
     }
     if curve:
         result["curve"] = [
             {
                 "threshold": t,
-                **{
-                    k: v
-                    for k, v in rates(scored.same_scope & (scored.scores >= t), scored.labels).items()
-                    if k.endswith("rate")
-                },
+                **_two_rates(scored.same_scope & (scored.scores >= t), scored.labels),
                 "baseline_hit_rate": _rate(scored.cosines >= t, pos),
                 "baseline_false_hit_rate": _rate(scored.cosines >= t, ~pos),
             }
@@ -193,7 +193,7 @@ def summarise(scored: PairScores, threshold: float, curve: bool = False) -> dict
     return result
 
 
-def _parse(texts: Sequence[str], say: Callable[[str], None]) -> dict[str, Question]:
+def parse_questions(texts: Sequence[str], say: Callable[[str], None] = lambda _msg: None) -> dict[str, Question]:
     """Each distinct text as the orchestrator would see it after the NLU: vector, intent label, entities."""
     from datetime import datetime
 
@@ -230,6 +230,7 @@ def eval_cache(
 ) -> dict[str, Any]:
     """``alice eval cache --data D [--data D2 …]``: hit rate and false-hit rate of the semantic tier (its default
     threshold unless ``threshold`` is given), per file too, with the plain-cosine baseline (and ``curve``)."""
+    configure_logging("alice-cli", fmt="console", level="WARNING")  # stdout is for the JSON line
     if not data:
         raise ConfigError('give at least one --data FILE of {"a", "b", "label"} rows')
     rows = [row for path in data for row in read_pairs(path)]
@@ -239,7 +240,7 @@ def eval_cache(
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     texts = list(dict.fromkeys(t for row in rows for t in (row.a, row.b)))
-    questions = _parse(texts, say)
+    questions = parse_questions(texts, say)
     pairs = [(questions[r.a], questions[r.b], r.label, r.source) for r in rows]
     scored = score_pairs(pairs, matcher)
     result = summarise(scored, matcher.threshold, curve)

@@ -34,7 +34,7 @@ def _say(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def _quiet_logs() -> None:
+def quiet_logs() -> None:
     configure_logging("alice-cli", fmt="console", level="WARNING")
 
 
@@ -78,7 +78,7 @@ def nlu_train(data: list[Path] | None, out: Path | None) -> dict[str, Any]:
     """Train on ``data`` (default: the repo's training files) and write the versioned artifact to ``out``."""
     from nlu.datasets import load_training_rows
 
-    _quiet_logs()
+    quiet_logs()
     settings = _settings()
     rows = [r for path in data for r in read_rows(path)] if data else load_training_rows(settings.data_dir)
     model = _train(rows, settings, _embedder(settings))
@@ -120,7 +120,7 @@ def eval_nlu(
     ``labels`` relabels the test rows by id (the scenario map)."""
     from nlu.evaluation import cross_validate, evaluate
 
-    _quiet_logs()
+    quiet_logs()
     settings = _settings()
     if folds is not None:
         if data is None or folds < 2:
@@ -164,7 +164,7 @@ def bench_nlu(n: int) -> dict[str, Any]:
     from nlu.parsing import parse_texts
     from nlu.training import load_or_train
 
-    _quiet_logs()
+    quiet_logs()
     settings = _settings()
     model = load_or_train(settings, _embedder(settings))
     for text in BENCH_SENTENCES:  # warm-up: caches, the C engine's buffers

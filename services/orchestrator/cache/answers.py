@@ -6,8 +6,9 @@
   spiral index, :mod:`.spiral`) among entries of the same scope (tenant, intent, key entities, negation —
   :func:`.semantic.scope_key`), the candidate then checked by :class:`.semantic.SemanticMatcher`. A hit also
   aliases the paraphrase's exact key to the entry, so its next repeat is an exact hit.
-- **Tiers** (:mod:`.tiers`): L1…L10 TTLs climbed by hits and age; volatile intents get a fixed TTL or none; an
-  answer about a dated day ("imorgon") lives at most to the end of today (Stockholm).
+- **Tiers** (:mod:`.tiers`): L1…L10 TTLs climbed by hits and age (an entry expires its tier's TTL after it
+  entered the tier); volatile intents get a fixed TTL or none; an answer about a dated day ("imorgon") lives
+  at most to the end of today (Stockholm).
 - **Negative**: a tenant's question whose upstream failed (502/503/504) is answered with the same problem for a
   few seconds instead of calling the failing backend again; 4xx (429, auth) are never stored.
 
@@ -30,6 +31,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from alice.fibonacci import get_breaker_open_time
+from orchestrator.cache.calibration import packaged_projection
 from orchestrator.cache.keys import KeyContext, exact_key
 from orchestrator.cache.semantic import Question, SemanticMatcher, scope_key
 from orchestrator.cache.spiral import SpiralIndex
@@ -59,6 +61,9 @@ class CacheConfig:
     resync_s: float = 300.0
     spiral_points: int = 89
     spiral_dimensions: int = 2
+    spiral_probes: int = 21
+    #: A scope with at most this many entries is scanned exactly (cheaper than probing cells below ~1,000).
+    spiral_exact_below: int = 1024
     semantic: bool = True
 
 
@@ -212,13 +217,13 @@ class AnswerCache:
         return await self._guard("semantic", lookup, None)
 
     async def _hit(self, entry: Entry) -> int:
-        """Refresh (and maybe promote) a hit entry; returns its new TTL in seconds."""
+        """Count a hit (it may climb a tier, which restarts its clock); returns its remaining TTL in seconds."""
         now = self._clock()
         if entry.fixed_ttl_s is not None:
             return max(1, int(entry.created + entry.fixed_ttl_s - now))
         policy = self.config.tiers
         state = policy.on_hit(TierState(entry.tier, entry.hits_in_tier, entry.tier_since), now)
-        ttl = self._capped(policy.ttl(state.tier), entry.entities, now)
+        ttl = self._capped(max(1, int(policy.expires(state) - now)), entry.entities, now)
         fields = {
             "tier": str(state.tier),
             "hits_in_tier": str(state.hits_in_tier),
@@ -262,7 +267,15 @@ class AnswerCache:
         state = self._index
         started = time.perf_counter()
         tail = await self.store.log_tail()
-        index = SpiralIndex(dim, points=self.config.spiral_points, dimensions=self.config.spiral_dimensions)
+        cfg = self.config
+        index = SpiralIndex(
+            dim,
+            points=cfg.spiral_points,
+            dimensions=cfg.spiral_dimensions,
+            probes=cfg.spiral_probes,
+            projection=packaged_projection(dim),
+            exact_below=cfg.spiral_exact_below,
+        )
         async for entry_id, scope, embedding in self.store.all_entries():
             if embedding.shape[0] == dim:
                 index.add(entry_id, embedding, scope)

@@ -1,23 +1,35 @@
-"""Spiral matcher: an approximate nearest-neighbour index over a golden-angle Fibonacci lattice (DESIGN §5).
+"""Spiral matcher: an approximate nearest-neighbour index on a golden-angle Fibonacci lattice (DESIGN §5).
 
-Each entry falls into one of ``points`` cells (``FIB_SPIRAL_POINTS``, 89). A fixed :class:`Projection` takes the
-vector's first ``dimensions`` whitened components (centre and basis are fixed inputs, never learned from the
-entries, so a cell depends only on the vector: replicas that load the same data in any order get the same cells).
-For 2 dimensions the whitened point is mapped radially onto the unit disc (a standard normal point lands
-uniformly) and the cells are the sunflower (Vogel) lattice, point i at radius sqrt((i + 0.5) / n) and angle
-i x golden angle; for 3 the direction is taken onto the Fibonacci sphere. Either way the cells hold about equally
-many entries. A lookup probes the ``probes`` lattice points nearest the query, scores the entries there on
-``rank_dims`` projected components kept contiguously per cell, and re-ranks the best ``rerank`` of them by
-exact cosine. Without a fitted projection a seeded random one is used and scoring uses the whole vector.
+Cells. Every entry lies in one of ``points`` cells (``FIB_SPIRAL_POINTS``, 89). A fixed :class:`Projection` (a
+centre and axes fitted once on a calibration corpus, or seeded random) gives the vector's first ``dimensions``
+whitened components. For 2 the point is pulled radially onto the unit disc, so that a standard normal point lands
+uniformly, and its cell is the nearest point of the sunflower (Vogel) lattice: point i at radius sqrt((i + 0.5) / n)
+and angle i x the golden angle. For 3 its direction picks the nearest point of the Fibonacci sphere. The cells hold
+about equally many entries, and an entry's cell depends on its vector alone, never on the other entries or their
+order, so replicas that load the same Redis data in any order build the same index.
 
-Adds and removes are O(1) amortised: per-cell and per-scope arrays grow by doubling and remove by swapping the
-last element into the hole; freed rows are reused. :class:`BruteForceIndex` is the exact baseline.
+Lookup. The ``probes`` lattice points nearest the query name the cells to scan (21 of 89 by default, about a
+quarter of the entries: a 2-D projection keeps neighbours together only loosely). Their entries are compared on
+``bits`` sign bits of the centred vector along seeded random directions in the projection's span (SimHash: 16 bytes
+an entry, stored per cell beside the row ids), the smallest Hamming radius that takes in ``shortlist`` of them is
+kept whole (ties included, so the shortlist does not depend on order either), and that shortlist is re-ranked by
+exact cosine, ties by key.
+
+Upkeep. Adds and removes are O(1) amortised: per-cell and per-scope arrays grow by doubling and remove by swapping
+the last element into the hole; freed rows are reused. :class:`BruteForceIndex` is the exact baseline.
+
+Measured by ``alice bench cache`` at 100,000 entries (5,183 real dev sentences, the rest Gaussian draws with their
+mean and covariance), one BLAS thread on the shared two-core dev machine: recall@1 against brute force 0.978 on
+paraphrase queries whose best match is at cosine >= 0.9, 0.874 on arbitrary unstored sentences; lookup p50
+0.39-0.56 ms, p95 0.56-0.76 ms over two runs (brute force p50 about 16 ms). Without a fitted projection (random
+axes, no centre) e5 vectors crowd a few cells: recall 0.87 / 0.56, p95 about 1.3 ms; so fit one (see Projection).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -73,7 +85,12 @@ def _unit(vector: NDArray[np.floating], dim: int) -> F32:
 
 @dataclass(frozen=True)
 class Projection:
-    """A fixed affine map: ``(x - centre) @ basis`` (orthonormal columns, strongest first) over ``scales``."""
+    """A fixed affine map: ``(x - centre) @ basis`` (orthonormal columns, strongest first) over ``scales``.
+
+    Sentence embeddings share one dominant direction, so the cells need the centre and principal axes of real
+    vectors. Fit them once on a fixed calibration corpus embedded by the same model (not on the cache's own
+    entries, which differ between replicas and over time) and give every replica the same projection.
+    """
 
     centre: F64
     basis: F64
@@ -92,7 +109,7 @@ class Projection:
         return cls(np.zeros(dim), q, np.full(components, 1.0 / math.sqrt(dim)))
 
     @classmethod
-    def fit(cls, sample: NDArray[np.floating], components: int = 89) -> Projection:
+    def fit(cls, sample: NDArray[np.floating], components: int = 144) -> Projection:
         """Mean and principal axes of a calibration sample; the row order of ``sample`` does not matter.
 
         Rows are sorted before any arithmetic and each axis's sign is fixed (largest entry positive), so the
@@ -109,12 +126,12 @@ class Projection:
         flip = np.sign(basis[np.argmax(np.abs(basis), axis=0), np.arange(keep)])
         return cls(centre, basis * flip, s[:keep] / math.sqrt(x.shape[0] - 1))
 
-    def save(self, path: str) -> None:
+    def save(self, path: str | Path) -> None:
         """Write the projection to ``path`` (``.npz``)."""
         np.savez(path, centre=self.centre, basis=self.basis, scales=self.scales)
 
     @classmethod
-    def load(cls, path: str) -> Projection:
+    def load(cls, path: str | Path) -> Projection:
         """Read a projection written by :meth:`save`."""
         with np.load(path) as data:
             return cls(data["centre"], data["basis"], data["scales"])
@@ -231,7 +248,9 @@ class _Rows:
         """Exact cosine of ``rows`` against ``query``; best ``k``, ties broken by key (order-independent)."""
         if rows.shape[0] == 0 or k <= 0:
             return []
-        scores = self.vectors[rows] @ query
+        # einsum, not BLAS: a BLAS kernel may round a row differently by its position in the batch, and the
+        # scores must not depend on the order in which entries were stored.
+        scores = np.einsum("ij,j->i", self.vectors[rows], query)
         if rows.shape[0] > k:
             # Keep every row tied with the k-th best so the key tie-break sees all of them.
             cut = np.partition(scores, rows.shape[0] - k)[rows.shape[0] - k]
@@ -277,6 +296,7 @@ class SpiralIndex:
         self.probes, self.bits, self.shortlist, self.exact_below = min(probes, points), bits, shortlist, exact_below
         self.projection = projection
         self.lattice = fibonacci_lattice(points, dimensions)
+        self._lattice_norms: F64 = np.sum(self.lattice**2, axis=1)
         self._cell_basis: F64 = projection.basis[:, :dimensions] / projection.scales[:dimensions]
         self._cell_offset: F64 = projection.centre @ self._cell_basis
         # Sign bits of random directions inside the projection's span (SimHash of the centred vector).
@@ -323,7 +343,8 @@ class SpiralIndex:
     def _probe(self, q: F32) -> list[int]:
         if self.probes >= self.points:
             return list(range(self.points))
-        distance = np.sum((self.lattice - self.locate(q)) ** 2, axis=1)
+        # Squared distance to each lattice point, less the query's own squared norm (the same for every point).
+        distance = self._lattice_norms - 2.0 * (self.lattice @ self.locate(q))
         probed: list[int] = np.argpartition(distance, self.probes - 1)[: self.probes].tolist()
         return probed
 
@@ -361,7 +382,10 @@ class SpiralIndex:
         return True
 
     def search(self, vector: NDArray[np.floating], scope: str | None = None, k: int = 1) -> list[tuple[str, float]]:
-        """Up to ``k`` (key, cosine) pairs, best first; with ``scope`` only entries added with exactly that scope."""
+        """Up to ``k`` (key, cosine) pairs, best first; with ``scope`` only entries added with exactly that scope.
+
+        Approximate: the best entry is missed when it lies outside the probed cells or the shortlist.
+        """
         q = _unit(vector, self.dim)
         if k <= 0 or not self._rows.row_of:
             return []

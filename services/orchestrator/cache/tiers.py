@@ -1,10 +1,12 @@
 """How long a cached answer lives: Fibonacci tiers L1…L10, climbed by hits and age (DESIGN §5).
 
-A new answer starts in L1 (TTL 1 h). A hit refreshes its expiry with its tier's TTL; it climbs to the next tier
-when, since it entered its current tier, it has been hit at least ``F(tier)`` times (1, 2, 3, 5, 8, … — the
-Fibonacci number after the tier's own) and has lived at least ``min_age_fraction`` (1 − φ⁻¹ ≈ 0.382) of that
-tier's TTL. A thumbs-down removes it altogether (the cache does that, not this module). Volatile intents
-never climb: they get a short fixed TTL, or are never stored.
+A new answer starts in L1 (TTL 1 h). It expires its tier's TTL after it *entered* the tier: hits alone do
+not extend it, so no answer outlives its tier's TTL unchecked. It climbs to the next tier (and its clock
+restarts with the longer TTL) when, since it entered its current tier, it has been hit at least ``F(tier)``
+times (1, 2, 3, 5, 8, …) and has lived at least ``min_age_fraction`` (1 − φ⁻¹ ≈ 0.382) of that tier's TTL.
+A thumbs-down removes it altogether (the cache does that, not this module). Volatile intents never climb:
+they get a short fixed TTL, or are never stored. A flat policy (one TTL) is the classic cache: expiry a fixed
+time after the write.
 
 Pure policy with an explicit clock: :func:`alice.cli.cachereplay` replays the same workload through this
 policy and through a flat TTL to measure what the tiers buy.
@@ -58,6 +60,10 @@ class TierPolicy:
     def hits_to_climb(tier: int) -> int:
         """Hits needed in ``tier`` to climb out of it: F(tier + 1) = 1, 2, 3, 5, 8, …"""
         return FIBONACCI_SEQUENCE[min(tier, len(FIBONACCI_SEQUENCE) - 1)]
+
+    def expires(self, state: TierState) -> float:
+        """When an entry in ``state`` expires: its tier's TTL after it entered the tier."""
+        return state.tier_since + self.ttl(state.tier)
 
     def start(self, now: float) -> TierState:
         """A new entry: L1, no hits."""
