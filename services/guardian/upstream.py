@@ -35,7 +35,16 @@ from guardian.metrics import GuardianMetrics
 from guardian.policy import GuardRequest
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-RELAYED_HEADERS = ("content-type", "cache-control", "x-route", "x-intent", "x-cache", "retry-after")
+RELAYED_HEADERS = (
+    "content-type",
+    "cache-control",
+    "x-route",
+    "x-intent",
+    "x-cache",
+    "x-cache-kind",
+    "x-cache-tier",
+    "retry-after",
+)
 
 
 def outcome_label(exc: httpx.HTTPError) -> str:

@@ -42,7 +42,7 @@ async def feedback(claims: ClaimsDep, body: FeedbackRequestDep, cache: CacheDep)
 
 
 def _lookup_summary(registry: CollectorRegistry) -> dict[str, Any]:
-    """This replica's lookups by tier and result, and mean/bucketed latency, from its Prometheus registry."""
+    """This replica's lookups by tier and result, hits by level, and mean latency, from its Prometheus registry."""
     out: dict[str, Any] = {}
     for metric in registry.collect():
         if metric.name == "alice_cache_lookups":
@@ -51,6 +51,9 @@ def _lookup_summary(registry: CollectorRegistry) -> dict[str, Any]:
                     tier, result = sample.labels["tier"], sample.labels["result"]
                     out.setdefault(tier, {}).setdefault(result, 0)
                     out[tier][result] += int(sample.value)
+        if metric.name == "alice_cache_hits_by_level":
+            levels = {s.labels["level"]: int(s.value) for s in metric.samples if s.name.endswith("_total")}
+            out["hits_by_level"] = dict(sorted(levels.items(), key=lambda kv: int(kv[0][1:])))
         if metric.name == "alice_cache_lookup_duration_seconds":
             sums = {s.labels["tier"]: s.value for s in metric.samples if s.name.endswith("_sum")}
             counts = {s.labels["tier"]: s.value for s in metric.samples if s.name.endswith("_count")}
@@ -67,6 +70,8 @@ async def monitoring_cache(request: Request, _admin: AdminDep, cache: CacheDep) 
     counters = stats.get("counters", {})
     return {
         **stats,
+        "hits": {kind: counters.get(f"hits_{kind}", 0) for kind in ("exact", "semantic")},
+        "hits_by_level": {k: v for k, v in sorted(counters.items()) if k.startswith("hits_L")},
         "false_hit_reports": counters.get("false_hit_reports", 0),
         "replica_lookups": _lookup_summary(request.app.state.registry),
     }

@@ -41,6 +41,35 @@ def test_chat_through_caddy(mesh):
     assert {"hit", "tier", "kind"} <= body["cache"].keys()
 
 
+def test_repeats_and_paraphrases_come_from_the_cache_through_caddy(mesh):
+    def ask(message: str) -> httpx.Response:
+        response = httpx.post(mesh.url + "/api/chat", json={"message": message}, headers=auth(mesh), timeout=120)
+        assert response.status_code == 200, response.text
+        return response
+
+    first = ask("Vad är huvudstaden i Spanien?")
+    assert first.headers["x-cache"] == "miss" and first.json()["cache"]["hit"] is False
+    repeat = ask("vad är huvudstaden i spanien")
+    assert (repeat.headers["x-cache"], repeat.headers["x-cache-kind"], repeat.headers["x-cache-tier"]) == (
+        "hit",
+        "exact",
+        "L1",
+    )
+    assert repeat.json()["cache"] == {"hit": True, "tier": 1, "kind": "exact", "similarity": None}
+    assert repeat.json()["response"] == first.json()["response"]
+    paraphrase = ask("Vad är Spaniens huvudstad?")
+    assert paraphrase.headers["x-cache"] == "hit" and paraphrase.json()["cache"]["kind"] == "semantic"
+    assert paraphrase.json()["response"] == first.json()["response"]
+    rated = httpx.post(
+        mesh.url + "/api/feedback",
+        json={"request_id": paraphrase.json()["request_id"], "rating": "down"},
+        headers=auth(mesh),
+        timeout=30,
+    )
+    assert rated.status_code == 200 and rated.json()["invalidated"] is True, rated.text
+    assert ask("Vad är huvudstaden i Spanien?").headers["x-cache"] == "miss"
+
+
 def test_request_id_in_every_service_log(mesh):
     rid = f"trace-{uuid.uuid4().hex}"
     r = httpx.post(

@@ -182,7 +182,8 @@ def test_admin_monitoring_invalidation_and_flush(stack: Stack) -> None:
     stats = _ok(seen)
     assert stats["entries"] >= 1 and stats["available"] is True
     assert stats["replica_lookups"]["exact"]["hit"] >= 1
-    assert stats["counters"]["stored"] >= 1
+    assert stats["counters"]["stored"] >= 1 and stats["hits"]["exact"] >= 1 and stats["hits"]["semantic"] >= 1
+    assert stats["hits_by_level"]["hits_L1"] >= 1 and stats["replica_lookups"]["hits_by_level"]["L1"] >= 1
     gone = _ok(_signed(stack.a, "POST", "/api/cache/invalidate", {"tenant": "globex"}, ADMIN))
     assert gone["removed"] >= 1
     assert _ok(_chat(stack.a, "Vem skrev Röda rummet?"))["cache"]["hit"] is True  # acme's entries stay

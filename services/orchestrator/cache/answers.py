@@ -184,7 +184,7 @@ class AnswerCache:
             entry = await self.store.entry_for_key(key)
             if entry is None or entry.tenant != tenant:
                 return None
-            await self._hit(entry)
+            await self._hit(entry, "exact")
             return CachedAnswer(entry.id, entry.answer, entry.tier, "exact")
 
         return await self._guard("exact", lookup, None)
@@ -209,17 +209,19 @@ class AnswerCache:
                     continue
                 candidate = Question(entry.text, entry.intent, entry.entities, entry.embedding)
                 if self.matcher.accepts(question, candidate, similarity):
-                    ttl = await self._hit(entry)
+                    ttl = await self._hit(entry, "semantic")
                     await self.store.alias(key, entry.id, ttl)
                     return CachedAnswer(entry.id, entry.answer, entry.tier, "semantic", round(similarity, 4))
             return None
 
         return await self._guard("semantic", lookup, None)
 
-    async def _hit(self, entry: Entry) -> int:
+    async def _hit(self, entry: Entry, kind: str) -> int:
         """Count a hit (it may climb a tier, which restarts its clock); returns its remaining TTL in seconds."""
         now = self._clock()
+        counters = {f"hits_{kind}": 1, f"hits_L{entry.tier}": 1}
         if entry.fixed_ttl_s is not None:
+            await self.store.count(**counters)
             return max(1, int(entry.created + entry.fixed_ttl_s - now))
         policy = self.config.tiers
         state = policy.on_hit(TierState(entry.tier, entry.hits_in_tier, entry.tier_since), now)
@@ -229,7 +231,9 @@ class AnswerCache:
             "hits_in_tier": str(state.hits_in_tier),
             "tier_since": repr(state.tier_since),
         }
-        await self.store.touch(entry, ttl, now, fields)
+        if state.tier != entry.tier:
+            counters["promoted"] = 1
+        await self.store.touch(entry, ttl, now, fields, counters)
         return ttl
 
     @staticmethod

@@ -167,9 +167,13 @@ class CacheStore:
         """Let ``exact_key`` (a paraphrase already answered from this entry) find the entry directly."""
         await self.redis.set(_k("x", exact_key), entry_id, ex=max(1, ttl_s))
 
-    async def touch(self, entry: Entry, ttl_s: int, now: float, tier_fields: dict[str, str]) -> None:
-        """Record a hit: new tier state and expiry for the entry and its exact key."""
+    async def touch(
+        self, entry: Entry, ttl_s: int, now: float, tier_fields: dict[str, str], counters: dict[str, int]
+    ) -> None:
+        """Record a hit: new tier state and expiry for the entry and its exact key, and the shared counters."""
         async with self.redis.pipeline(transaction=False) as pipe:
+            for name, amount in counters.items():
+                pipe.hincrby(_k("stats"), name, amount)
             pipe.hincrby(_k("e", entry.id), "hits", 1)
             if tier_fields:
                 pipe.hset(_k("e", entry.id), mapping=tier_fields)

@@ -1,0 +1,179 @@
+"""The answer cache against a real redis-server: bound and eviction, replicas in step, tiers, tags, negatives.
+
+Two :class:`AnswerCache` objects over one Redis stand for two orchestrator replicas (each with its own index);
+the clock is injected so tier promotion can be shown without waiting hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.cache.answers import AnswerCache, CacheConfig
+from orchestrator.cache.keys import KeyContext
+from orchestrator.cache.semantic import Question, SemanticMatcher
+from orchestrator.cache.store import CacheStore
+from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
+from procs import Proc, start_redis
+
+CONTEXT = KeyContext(model="m", prompt_version="p", policy_version="1", nlu_version="n")
+DIM = 16
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    proc = start_redis(Path(tmp_path_factory.mktemp("cache-store-logs")))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def redis(redis_proc: Proc) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_proc.url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+def _cache(redis: Redis, clock: Clock, max_entries: int = 100) -> AnswerCache:
+    config = CacheConfig(
+        tiers=TierPolicy.from_hours([1, 2, 3, 5, 8, 13, 21, 34, 55, 89]),
+        rules=parse_intent_rules("time.now", "weather.lookup=600"),
+        max_entries=max_entries,
+    )
+    return AnswerCache(CacheStore(redis, max_entries), config, CONTEXT, SemanticMatcher(), clock)
+
+
+def _vec(i: int, noise: float = 0.0) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    v[i % DIM] = 1.0
+    v[(i + 1) % DIM] = noise
+    return v / np.linalg.norm(v)
+
+
+def _q(text: str, i: int, intent: str = "info.query", noise: float = 0.0, entities: tuple = ()) -> Question:
+    return Question(text, intent, entities, _vec(i, noise))
+
+
+async def _put(cache: AnswerCache, tenant: str, q: Question, answer: str = "svar") -> str:
+    entry_id = await cache.put(tenant, cache.key(tenant, q.text), q, {"response": answer, "route": "deep"})
+    assert entry_id is not None
+    return entry_id
+
+
+async def test_memory_is_bounded_and_the_entries_nearest_expiry_go_first(redis: Redis) -> None:
+    clock = Clock()
+    cache = _cache(redis, clock, max_entries=3)
+    first = _q("Vad är en fjord?", 0)
+    await _put(cache, "t", first)
+    clock.now += 0.5 * 3600
+    assert await cache.exact("t", cache.key("t", first.text))  # a hit at 0.5 h climbs it to L2 (2 h from now)
+    for i in range(1, 5):
+        clock.now += 1
+        await _put(cache, "t", _q(f"Fråga nummer {i}?", i))
+    stats = await cache.stats()
+    assert stats["entries"] == 3 and stats["counters"]["evicted"] == 2
+    assert await cache.exact("t", cache.key("t", first.text)) is not None  # the promoted one stayed
+    for gone in (1, 2):  # the oldest L1 entries went
+        assert await cache.exact("t", cache.key("t", f"Fråga nummer {gone}?")) is None
+
+
+async def test_a_climb_lengthens_the_redis_ttl(redis: Redis) -> None:
+    clock = Clock()
+    cache = _cache(redis, clock)
+    entry_id = await _put(cache, "t", _q("Hur djup är Vättern?", 1))
+    assert 3500 <= await redis.ttl(f"alice:cache:e:{entry_id}") <= 3600
+    clock.now += 0.4 * 3600
+    hit = await cache.exact("t", cache.key("t", "Hur djup är Vättern?"))
+    assert hit is not None and hit.tier == 1  # served from L1, climbs for the next one
+    assert 7100 <= await redis.ttl(f"alice:cache:e:{entry_id}") <= 7200
+    again = await cache.exact("t", cache.key("t", "Hur djup är Vättern?"))
+    assert again is not None and again.tier == 2
+
+
+async def test_replicas_follow_each_others_writes_and_deletes(redis: Redis) -> None:
+    clock = Clock()
+    a, b = _cache(redis, clock), _cache(redis, clock)
+    stored = _q("Vad kostar ett frimärke?", 3)
+    asked = _q("Hur mycket kostar ett frimärke?", 3, noise=0.05)
+    assert await b.semantic("t", asked, b.key("t", asked.text)) is None  # b builds its (empty) index
+    entry_id = await _put(a, "t", stored)
+    hit = await b.semantic("t", asked, b.key("t", asked.text))
+    assert hit is not None and hit.entry_id == entry_id and hit.kind == "semantic" and hit.similarity > 0.99
+    await a.link("req-1", entry_id, "fresh", "t")
+    assert (await b.feedback("t", "req-1", "down")) == {
+        "cache_entry": entry_id,
+        "cache_kind": "fresh",
+        "invalidated": True,
+    }
+    fresh_ask = _q("Vad kostar ett frimärke nu?", 3, noise=0.04)
+    assert await a.semantic("t", fresh_ask, a.key("t", fresh_ask.text)) is None
+
+
+async def test_scope_tenant_and_intent_rules(redis: Redis) -> None:
+    cache = _cache(redis, Clock())
+    sthlm = ({"type": "place", "value": "Stockholm"},)
+    gbg = ({"type": "place", "value": "Göteborg"},)
+    await _put(cache, "t", _q("Berätta om Stockholm", 4, entities=sthlm))
+    assert await cache.semantic("t", _q("Berätta om Göteborg", 4, entities=gbg), "k1") is None
+    assert await cache.semantic("other", _q("Berätta om Stockholm!", 4, entities=sthlm), "k2") is None
+    assert await cache.semantic("t", _q("Berätta lite om Stockholm", 4, entities=sthlm), "k3") is not None
+    assert await cache.put("t", "k4", _q("Vad är klockan?", 5, intent="time.now"), {"response": "x"}) is None
+    weather = await cache.put("t", "k5", _q("Vädret i Lund?", 6, intent="weather.lookup"), {"response": "sol"})
+    assert weather is not None and 590 <= await redis.ttl(f"alice:cache:e:{weather}") <= 600
+    assert await cache.semantic("t", _q("Hur är vädret i Lund?", 6, intent="weather.lookup"), "k6") is None
+
+
+async def test_a_question_about_a_day_lives_to_the_end_of_that_day(redis: Redis) -> None:
+    clock = Clock()  # 2030-03-17 17:46 UTC = 18:46 in Stockholm
+    cache = _cache(redis, clock)
+    tomorrow = ({"type": "date", "value": "2030-03-18"},)
+    entry_id = await _put(cache, "t", _q("Vad händer imorgon?", 7, entities=tomorrow))
+    assert 0 < await redis.ttl(f"alice:cache:e:{entry_id}") <= 5 * 3600 + 14 * 60
+
+
+async def test_invalidation_by_tag_and_flush(redis: Redis) -> None:
+    cache = _cache(redis, Clock())
+    for i, tenant in enumerate(("acme", "acme", "globex")):
+        await _put(cache, tenant, _q(f"Fråga {i}?", 8 + i))
+    assert await cache.invalidate({"tenant": "acme", "intent": "none"}) == 0
+    assert await cache.invalidate({"tenant": "acme", "intent": "info.query"}) == 2
+    assert (await cache.stats())["entries"] == 1
+    assert await cache.flush() == 1
+    assert (await cache.stats())["entries"] == 0
+
+
+async def test_only_upstream_failures_are_remembered_and_only_for_their_tenant(redis: Redis) -> None:
+    cache = _cache(redis, Clock())
+    assert await cache.remember_failure("t", "key", 503, "dependency_down", "LLM nere")
+    remembered = await cache.failure("t", "key")
+    assert remembered is not None and remembered[0]["status"] == 503 and 1 <= remembered[1] <= 5
+    assert await cache.failure("other", "key") is None
+    for status in (401, 403, 429, 422):
+        assert not await cache.remember_failure("t", f"k{status}", status, "x", "y")
+        assert await cache.failure("t", f"k{status}") is None
+
+
+async def test_a_dead_redis_is_bypassed_without_errors(redis_proc: Proc) -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    clock = Clock()
+    cache = _cache(dead, clock)
+    q = _q("Vad är en fjord?", 0)
+    assert await cache.put("t", cache.key("t", q.text), q, {"response": "x"}) is None
+    assert await cache.exact("t", cache.key("t", q.text)) is None
+    assert cache.available is False and (await cache.stats())["entries"] is None
+    clock.now += 1.5  # after the first back-off (1 s) it tries Redis again, and fails again
+    assert await cache.semantic("t", q, "k") is None and cache.bypassed >= 3
+    await dead.aclose()
