@@ -301,15 +301,20 @@ def bench_cache(
     span_days: Annotated[float, typer.Option(min=0.01, help="simulated days the requests spread over")] = 14.0,
     zipf: Annotated[float, typer.Option(min=0.0, help="Zipf exponent of question popularity")] = 1.0,
     seed: Annotated[int, typer.Option(help="seed of the workload and the synthetic index entries")] = 7,
+    mesh: Annotated[bool, typer.Option(help="(c) also time misses and hits through Caddy on a private mesh")] = False,
+    mesh_model: Annotated[str, typer.Option(help="the model of that mesh")] = model_catalogue.TEST_MODEL,
 ) -> None:
-    """(a) spiral index vs brute force at each size; (b) Fibonacci tiers vs flat TTLs on a replayed workload."""
+    """(a) spiral index vs brute force at each size; (b) Fibonacci tiers vs flat TTLs on a replayed workload;
+    (c) with --mesh, misses, exact hits and paraphrases through Caddy."""
     from alice.cli import cachecmd
 
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--sizes must be comma-separated integers, not {sizes!r}") from None
-    result = cachecmd.bench_cache(data, size_list, queries, requests, capacity, span_days, zipf, seed)
+    result = cachecmd.bench_cache(
+        data, size_list, queries, requests, capacity, span_days, zipf, seed, mesh_model if mesh else None
+    )
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 

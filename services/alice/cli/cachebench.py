@@ -94,7 +94,7 @@ def bench_spiral_vectors(
     rng = np.random.default_rng(seed)
     real = np.asarray(vectors, dtype=np.float32)
     anchors, near_q, any_q, calib, rest = _split(len(real), pairs, queries, rng)
-    how = "the product's shipped projection (NLU training sentences)"
+    how = "the product's shipped projection (NLU training + the bench's held-out dev sentences)"
     if projection is None:
         projection = Projection.fit(real[calib])
         how = f"Projection.fit on {len(calib)} held-out real sentences"

@@ -50,8 +50,10 @@ def bench_cache(
     span_days: float,
     zipf_s: float,
     seed: int,
+    mesh_model: str | None = None,
 ) -> dict[str, Any]:
-    """``alice bench cache``: (a) the spiral index against brute force, (b) the replayed tiers against flat TTLs."""
+    """``alice bench cache``: (a) the spiral index against brute force, (b) the replayed tiers against flat TTLs,
+    (c) with ``mesh_model``, misses and hits through Caddy on a private mesh."""
     from alice.cli import cacheeval, cachereplay, nlucmd
     from alice.fibonacci import config as fibonacci_config
 
@@ -79,6 +81,10 @@ def bench_cache(
         rules=rules,
         say=_say,
     )
+    if mesh_model is not None:
+        from alice.cli.cachemesh import bench_cache_mesh
+
+        out["mesh"] = bench_cache_mesh(mesh_model)
     out["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
