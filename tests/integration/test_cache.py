@@ -23,6 +23,7 @@ import redis
 
 from alice.models import TEST_MODEL
 from alice.signing import Claims, sign_request
+from orchestrator import sse
 from procs import Proc, free_port, start_redis, start_service, wait_http
 
 pytestmark = pytest.mark.llm
@@ -110,6 +111,19 @@ def test_a_repeat_is_an_exact_hit_without_the_nlu_or_the_llm(stack: Stack) -> No
     assert hit["cache"] == {"hit": True, "tier": 1, "kind": "exact", "similarity": None}
     assert hit["response"] == fresh["response"] and hit["route"] == fresh["route"]
     assert hit["intent"] == fresh["intent"] and hit["request_id"] != fresh["request_id"]
+
+
+def test_a_streamed_answer_is_cached_and_a_cached_one_streams(stack: Stack) -> None:
+    first = _chat(stack.a, "Berätta kort om Kiruna", stream=True)
+    assert first.status_code == 200 and first.headers["x-cache"] == "miss", first.text
+    fresh = json.loads(sse.parse(first.text)[-1][1])
+    again = _chat(stack.b, "berätta kort om kiruna", stream=True)
+    assert again.status_code == 200 and again.headers["x-cache"] == "hit", again.text
+    events = sse.parse(again.text)
+    assert [name for name, _ in events] == ["meta", "delta", "done"]
+    meta, done = json.loads(events[0][1]), json.loads(events[-1][1])
+    assert meta["cache"]["hit"] is True and meta["cache"]["kind"] == "exact"
+    assert done["response"] == fresh["response"] == json.loads(events[1][1])["content"]
 
 
 def test_replicas_share_hits_even_when_their_llm_is_down(stack: Stack) -> None:

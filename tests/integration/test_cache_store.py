@@ -177,3 +177,15 @@ async def test_a_dead_redis_is_bypassed_without_errors(redis_proc: Proc) -> None
     clock.now += 1.5  # after the first back-off (1 s) it tries Redis again, and fails again
     assert await cache.semantic("t", q, "k") is None and cache.bypassed >= 3
     await dead.aclose()
+
+
+async def test_expired_entries_leave_the_expiry_and_tag_sets(redis: Redis) -> None:
+    clock = Clock()
+    cache = _cache(redis, clock)
+    old = await _put(cache, "t", _q("Vad är en älv?", 1))
+    await redis.delete(f"alice:cache:e:{old}")  # as Redis does when the TTL runs out
+    clock.now += 2 * 3600  # past its 1 h expiry
+    await _put(cache, "t", _q("Vad är en å?", 2))
+    assert old.encode() not in await redis.zrange("alice:cache:z", 0, -1)
+    assert old.encode() not in await redis.smembers("alice:cache:t:tenant:t")
+    assert len(await redis.smembers("alice:cache:t:tenant:t")) == 1

@@ -6,7 +6,7 @@
 - ``z``         sorted set of entry ids by expiry time: expired ids are pruned, and when the cache holds more
   than ``max_entries`` the ones closest to expiry (low tiers, not hit lately) are evicted.
 - ``t:<tag>``   set of entry ids per tag (``tenant:acme``, ``intent:info.query``, ``model:…``, ``policy:…``)
-  for invalidation; ``tags`` lists the tag sets. Members whose entry expired are dropped when seen.
+  for invalidation; ``tags`` lists the tag sets. Ids of expired entries leave them with ``z`` (on each write).
 - ``log``       stream of ``add``/``del`` events, capped: each replica replays it to keep its vector index in
   step with Redis.
 - ``r:<request id>``  which entry answered a request, for ``/api/feedback`` (24 h).
@@ -209,9 +209,22 @@ class CacheStore:
             await pipe.execute()
         return removed
 
+    async def _prune_expired(self, now: float) -> int:
+        """Drop ids whose entry expired from ``z`` and from every tag set (Redis expired the hashes themselves)."""
+        expired = await self.redis.zrangebyscore(_k("z"), "-inf", now, start=0, num=SCAN_COUNT)
+        if not expired:
+            return 0
+        tags = await self.redis.smembers(_k("tags"))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(_k("z"), *expired)
+            for tag in tags:
+                pipe.srem(_k("t", tag.decode()), *expired)
+            await pipe.execute()
+        return len(expired)
+
     async def _evict(self, now: float) -> list[str]:
-        """Prune expired ids from ``z``; evict the entries nearest expiry beyond ``max_entries``."""
-        await self.redis.zremrangebyscore(_k("z"), "-inf", now)
+        """Prune expired ids; evict the entries nearest expiry beyond ``max_entries``."""
+        await self._prune_expired(now)
         over = int(await self.redis.zcard(_k("z"))) - self.max_entries
         if over <= 0:
             return []
@@ -222,7 +235,7 @@ class CacheStore:
 
     async def size(self, now: float) -> int:
         """Live entries (expired ids pruned first)."""
-        await self.redis.zremrangebyscore(_k("z"), "-inf", now)
+        await self._prune_expired(now)
         return int(await self.redis.zcard(_k("z")))
 
     async def all_entries(self) -> AsyncIterator[tuple[str, str, np.ndarray]]:
