@@ -10,6 +10,7 @@
         ├── UnauthenticatedError    401 unauthenticated
         ├── ForbiddenError          403 forbidden
         │   ├── PolicyDeniedError   403 policy_denied
+        │   │   └── ToolDeniedError 403 tool_denied (the caller may not run that tool)
         │   └── SignatureError      403 invalid_signature (internal call not signed by the guardian)
         ├── NotFoundError           404 not_found
         ├── PayloadTooLargeError    413 payload_too_large
@@ -77,6 +78,10 @@ class ForbiddenError(ServiceError):
 
 class PolicyDeniedError(ForbiddenError):
     code, title = "policy_denied", "Denied by policy"
+
+
+class ToolDeniedError(PolicyDeniedError):
+    code, title = "tool_denied", "Tool not allowed for this caller"
 
 
 class SignatureError(ForbiddenError):

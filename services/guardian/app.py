@@ -17,8 +17,10 @@ from guardian.metrics import GuardianMetrics
 from guardian.policy import (
     admin_write_pipeline,
     chat_pipeline,
+    drafts_pipeline,
     feedback_pipeline,
     monitoring_pipeline,
+    parse_tool_grants,
     status_pipeline,
 )
 from guardian.routes import router
@@ -56,12 +58,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings=settings,
             keys=keys,
             upstream=upstream,
-            chat=chat_pipeline(keys, settings.max_message_chars, refused),
+            chat=chat_pipeline(keys, settings.max_message_chars, refused, parse_tool_grants(settings.tools)),
             status=status_pipeline(keys, refused),
             feedback=feedback_pipeline(keys, refused),
             monitoring=monitoring_pipeline(keys, refused),
             cache_invalidate=admin_write_pipeline(keys, refused),
             cache_flush=admin_write_pipeline(keys, refused, allow_empty_body=True),
+            drafts=drafts_pipeline(keys, refused),
         )
         add_readiness_check(app, "orchestrator", upstream.health)
         key_count = len(keys.list()) + len(settings.api_keys)

@@ -23,3 +23,4 @@ class Gateway:
     monitoring: Pipeline
     cache_invalidate: Pipeline
     cache_flush: Pipeline
+    drafts: Pipeline

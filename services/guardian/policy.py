@@ -31,6 +31,7 @@ AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
 ADMIN_ROLE = "admin"
 #: ``/api/monitoring/<name>``: a lower-case word, so nothing odd (``..``, spaces) is signed and forwarded.
 MONITORING_PATH = re.compile(r"/api/monitoring/[a-z][a-z0-9_-]{0,63}")
+DRAFT_PATH = re.compile(r"/api/drafts/[A-Za-z0-9_-]{8,64}")
 
 
 @dataclass
@@ -121,6 +122,34 @@ class ValidateChat:
         request.chat = parse_chat(request.body, self.max_message_chars)
 
 
+ALL_TOOLS = "*"
+
+
+def parse_tool_grants(spec: str) -> dict[str, tuple[str, ...]]:
+    """Tool grants by role from ``"user=*;admin=*"`` or ``"user=time.now,math.calculate;admin=*"``."""
+    grants: dict[str, tuple[str, ...]] = {}
+    for part in (p.strip() for p in spec.split(";") if p.strip()):
+        role, sep, tools = part.partition("=")
+        if not sep or not role.strip():
+            raise ValueError(f"tool grant {part!r} must look like 'user=time.now,math.calculate' or 'admin=*'")
+        grants[role.strip()] = tuple(t.strip() for t in tools.split(",") if t.strip())
+    return grants
+
+
+class GrantTools:
+    """Content, after :class:`Authenticate`: the tools the caller's role may run (signed into the claims; the
+    orchestrator refuses any other with 403 ``tool_denied``). ``*`` grants every tool; a role not named gets
+    none."""
+
+    def __init__(self, grants: dict[str, tuple[str, ...]]) -> None:
+        self.grants = grants
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if request.key is None:
+            raise UnauthenticatedError("Request was not authenticated.")
+        request.tools = self.grants.get(request.key.role, ())
+
+
 class RequireRole:
     """Admission, after :class:`Authenticate`: the key must have ``role``; any other key gets 403 forbidden."""
 
@@ -172,9 +201,18 @@ def _invalid_body(msg: str) -> ValidationFailedError:
     return ValidationFailedError(f"body: {msg}", extra={"errors": [{"loc": "body", "msg": msg}]})
 
 
-def chat_pipeline(store: KeyStore, max_message_chars: int, on_reject: Callable[[str], None]) -> Pipeline:
-    """``POST /api/chat``: authenticate, then validate the chat body."""
-    return Pipeline(admission=(Authenticate(store, on_reject),), content=(ValidateChat(max_message_chars),))
+def chat_pipeline(
+    store: KeyStore,
+    max_message_chars: int,
+    on_reject: Callable[[str], None],
+    tool_grants: dict[str, tuple[str, ...]] | None = None,
+) -> Pipeline:
+    """``POST /api/chat``: authenticate, validate the chat body, grant the role's tools."""
+    everything: dict[str, tuple[str, ...]] = {"user": (ALL_TOOLS,), "admin": (ALL_TOOLS,)}
+    grants = tool_grants if tool_grants is not None else everything
+    return Pipeline(
+        admission=(Authenticate(store, on_reject),), content=(ValidateChat(max_message_chars), GrantTools(grants))
+    )
 
 
 def status_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
@@ -192,6 +230,11 @@ def monitoring_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pi
     return Pipeline(
         admission=(Authenticate(store, on_reject), RequireRole(ADMIN_ROLE, on_reject), MatchPath(MONITORING_PATH))
     )
+
+
+def drafts_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
+    """``GET /api/drafts/<id>``: any authenticated caller (the orchestrator serves only the tenant's own)."""
+    return Pipeline(admission=(Authenticate(store, on_reject), MatchPath(DRAFT_PATH)))
 
 
 def admin_write_pipeline(

@@ -128,6 +128,12 @@ async def monitoring(request: Request, gateway: GatewayDep) -> Response:
     return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
 
 
+@router.get("/api/drafts/{draft_id}", response_model=None)
+async def drafts(request: Request, gateway: GatewayDep) -> Response:
+    """Any key: forward a draft download (an .ics or .eml file a tool made for the caller's tenant)."""
+    return await _guard_and_forward(request, gateway, gateway.drafts, body_limit=None)
+
+
 @router.post("/api/cache/invalidate", response_model=None)
 async def cache_invalidate(request: Request, gateway: GatewayDep) -> Response:
     """Admins only: forward a cache invalidation; the body must be a JSON object of filters."""

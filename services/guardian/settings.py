@@ -38,10 +38,22 @@ class GuardianSettings(SignedServiceSettings):
         default=16384, ge=1, description="Body limit of /api/feedback and /api/cache/* (small JSON objects)"
     )
     max_message_chars: int = Field(default=4000, ge=1)
+    tools: str = Field(
+        default="user=*;admin=*",
+        description="Tools each role may run: 'role=tool,tool;role=*' (a role not named runs none)",
+    )
     keys_file: Path = Field(default_factory=_default_keys_file)
     keys_reload_interval_s: float = Field(default=1.0, ge=0)
     api_keys: Annotated[tuple[KeyRecord, ...], NoDecode] = ()
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the orchestrator is down")
+
+    @field_validator("tools")
+    @classmethod
+    def _tool_grants(cls, value: str) -> str:
+        from guardian.policy import parse_tool_grants
+
+        parse_tool_grants(value)  # a malformed grant stops start-up with the reason
+        return value
 
     @field_validator("api_keys", mode="before")
     @classmethod

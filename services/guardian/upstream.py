@@ -37,6 +37,7 @@ from guardian.policy import GuardRequest
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RELAYED_HEADERS = (
     "content-type",
+    "content-disposition",
     "cache-control",
     "x-route",
     "x-intent",

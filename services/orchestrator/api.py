@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from alice import __version__
-from alice.errors import ServiceError
+from alice.errors import DependencyDownError, NotFoundError, ServiceError
 from alice.problem import problem_body
+from alice.signing import Claims
 from orchestrator import sse
-from orchestrator.chat import Event
+from orchestrator.chat import Caller, Event
 from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, SettingsDep
 from orchestrator.schemas import ChatRequest, ChatResponse, StatusResponse
+from orchestrator.tools.drafts import DraftStoreError
 
 log = structlog.get_logger("orchestrator.api")
 
@@ -28,6 +31,10 @@ _CHAT_BODY = {
         "content": {"application/json": {"schema": ChatRequest.model_json_schema()}},
     }
 }
+
+
+def _caller(claims: Claims) -> Caller:
+    return Caller(tenant=claims.tenant, user=claims.key_id, tools=claims.tools)
 
 
 def _route_headers(route: str, intent: str | None, cache: dict[str, Any] | None = None) -> dict[str, str]:
@@ -57,7 +64,7 @@ async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, servic
     """Answer a message (server-sent events with ``"stream": true``)."""
     structlog.contextvars.bind_contextvars(tenant=claims.tenant, stream=body.stream)
     if body.stream:
-        opened = await service.open_stream(body, claims.tenant)
+        opened = await service.open_stream(body, _caller(claims))
         headers: dict[str, Any] = {
             **sse.HEADERS,
             **_route_headers(opened.meta["route"], opened.meta["intent"], opened.meta.get("cache")),
@@ -65,9 +72,25 @@ async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, servic
         return StreamingResponse(
             frame_events(opened.events, request.url.path), media_type=sse.MEDIA_TYPE, headers=headers
         )
-    answer = await service.answer(body, claims.tenant)
+    answer = await service.answer(body, _caller(claims))
     body_json = answer.model_dump(mode="json")
     return JSONResponse(body_json, headers=_route_headers(answer.route, answer.intent, body_json["cache"]))
+
+
+@router.get("/api/drafts/{draft_id}", tags=["tools"], response_class=Response)
+async def draft(draft_id: str, claims: ClaimsDep, request: Request) -> Response:
+    """Download a draft a tool made (an .ics calendar event, an .eml e-mail) for the caller's tenant, within 24 h."""
+    store = getattr(request.app.state, "drafts", None)
+    if store is None:
+        raise DependencyDownError("Drafts need Redis (REDIS_URL).", retry_after=60)
+    try:
+        found = await store.get(claims.tenant, draft_id)
+    except DraftStoreError:
+        raise DependencyDownError("The draft store is unavailable; try again shortly.", retry_after=2) from None
+    if found is None:
+        raise NotFoundError("No such draft for this tenant (drafts are kept 24 h).")
+    disposition = f"attachment; filename*=UTF-8''{quote(found.filename)}"
+    return Response(found.content, media_type=found.media_type, headers={"Content-Disposition": disposition})
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -32,7 +32,17 @@ from orchestrator.llm import OllamaLlm
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
 from orchestrator.prompts import prompt_version
+from orchestrator.routewindow import RouteWindow
 from orchestrator.settings import OrchestratorSettings
+from orchestrator.toolflow import ToolMetrics, ToolRunner
+from orchestrator.tools.base import Tool
+from orchestrator.tools.calculator import CalculateTool
+from orchestrator.tools.clock import DateTodayTool, TimeNowTool
+from orchestrator.tools.drafts import CalendarDraftTool, EmailDraftTool, RedisDraftStore
+from orchestrator.tools.memory import memory_tools
+from orchestrator.tools.registry import ToolRegistry
+from orchestrator.tools.timers import timer_tools
+from orchestrator.tools.weather import WeatherTool, create_weather_client
 
 log = structlog.get_logger("orchestrator.app")
 
@@ -99,6 +109,42 @@ async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: Asy
     return AnswerCache(CacheStore(redis, settings.cache_max_entries), config, context, matcher)
 
 
+def _tool_runner(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> ToolRunner:
+    """The tools, with their clients: Open-Meteo over its own httpx client; drafts, timers and memories in Redis.
+    Without Redis the Redis-backed tools are left out (their intents go to the LLM)."""
+    weather_client = create_weather_client()
+    stack.push_async_callback(weather_client.aclose)
+    tools: list[Tool] = [
+        TimeNowTool(),
+        DateTodayTool(),
+        CalculateTool(),
+        WeatherTool(
+            weather_client, geocoding_url=settings.weather_geocoding_url, forecast_url=settings.weather_forecast_url
+        ),
+    ]
+    app.state.drafts = None
+    if settings.redis_url is not None:
+        redis = Redis.from_url(
+            settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        stack.push_async_callback(redis.aclose)
+        drafts = RedisDraftStore(redis)
+        app.state.drafts = drafts
+        tools += [CalendarDraftTool(drafts), EmailDraftTool(drafts), *timer_tools(redis), *memory_tools(redis)]
+    return ToolRunner(ToolRegistry(tools), ToolMetrics(app.state.registry))
+
+
+async def _route_window(settings: OrchestratorSettings, stack: AsyncExitStack) -> RouteWindow:
+    """The shared window of recent routes (the micro cap); per process without Redis."""
+    redis = None
+    if settings.redis_url is not None:
+        redis = Redis.from_url(
+            settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        stack.push_async_callback(redis.aclose)
+    return RouteWindow(redis, settings.route_window, settings.micro_max_share)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the clients, wire the domain objects, close everything on shutdown."""
@@ -134,6 +180,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             generation,
             cache=cache,
             cache_metrics=CacheMetrics(app.state.registry),
+            tools=_tool_runner(app, settings, stack),
+            window=await _route_window(settings, stack),
         )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.

@@ -1,9 +1,10 @@
-"""HTTP routes around the answer cache: feedback on an answer, and the admin's view and controls.
+"""HTTP routes around the answer cache (feedback, the admin's view and controls) and the routing view.
 
 - ``POST /api/feedback`` (any role): a thumbs-down removes the cached entry that answered the request.
 - ``GET /api/monitoring/cache`` (admin): size, hits by tier and kind, false-hit reports, lookup latency.
 - ``POST /api/cache/invalidate`` (admin): remove entries by tag (tenant, intent, model, policy version).
 - ``POST /api/cache/flush`` (admin): remove everything cached.
+- ``GET /api/monitoring/routing`` (admin): the shared window of recent routes and this replica's decisions.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry
 
 from alice.errors import DependencyDownError, NotFoundError, ValidationFailedError
+from orchestrator.chat import ChatService
 from orchestrator.deps import (
     AdminDep,
     CacheDep,
@@ -74,6 +76,26 @@ async def monitoring_cache(request: Request, _admin: AdminDep, cache: CacheDep) 
         "hits_by_level": {k: v for k, v in sorted(counters.items()) if k.startswith("hits_L")},
         "false_hit_reports": counters.get("false_hit_reports", 0),
         "replica_lookups": _lookup_summary(request.app.state.registry),
+    }
+
+
+@router.get("/api/monitoring/routing")
+async def monitoring_routing(request: Request, _admin: AdminDep) -> dict[str, Any]:
+    """Routing as the admin sees it: the shared window of recent routes (the micro cap) and this replica's
+    decisions by route and reason."""
+    chat: ChatService = request.app.state.chat
+    decisions: dict[str, dict[str, int]] = {}
+    for metric in request.app.state.registry.collect():
+        if metric.name == "alice_route_decisions":
+            for sample in metric.samples:
+                if sample.name.endswith("_total"):
+                    by_reason = decisions.setdefault(sample.labels["route"], {})
+                    by_reason[sample.labels["reason"]] = int(sample.value)
+    window = await chat.window.shares() if chat.window is not None else None
+    return {
+        "window": window,
+        "replica_decisions": decisions,
+        "tools": sorted(chat.tools.intents()) if chat.tools else [],
     }
 
 

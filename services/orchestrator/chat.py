@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -24,12 +24,26 @@ from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import Nlu, NluResult
 from orchestrator.prompts import system_prompt
 from orchestrator.router import RouteDecision, choose_route
-from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse
+from orchestrator.routewindow import RouteWindow
+from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, ToolCall
+from orchestrator.toolflow import ToolRunner, tool_context
 
 log = structlog.get_logger("orchestrator.chat")
 
 Event = tuple[str, dict[str, Any]]
 DEFAULT_TENANT = "default"
+ALL_TOOLS = ("*",)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, as the guardian signed it: tenant, the key (the user of timers and memories), granted tools."""
+
+    tenant: str = DEFAULT_TENANT
+    user: str = "anonymous"
+    tools: tuple[str, ...] = ALL_TOOLS
+
+
 #: The problem a remembered upstream failure is answered with, by its status.
 _NEGATIVE_ERRORS: dict[int, type[ServiceError]] = {
     502: UpstreamError,
@@ -105,6 +119,8 @@ class ChatService:
         clock: Callable[[], float] = time.perf_counter,
         cache: AnswerCache | None = None,
         cache_metrics: CacheMetrics | None = None,
+        tools: ToolRunner | None = None,
+        window: RouteWindow | None = None,
     ) -> None:
         self._nlu = nlu
         self._llm = llm
@@ -113,6 +129,8 @@ class ChatService:
         self._clock = clock
         self.cache = cache
         self._cache_metrics = cache_metrics
+        self.tools = tools
+        self.window = window
 
     @property
     def model(self) -> str:
@@ -136,7 +154,15 @@ class ChatService:
         nlu = await self._understand(request.message)
         if nlu is not None and nlu.model_version and self.cache is not None:
             self.cache.set_nlu_version(nlu.model_version)
-        decision = choose_route(nlu.intent if nlu else None, nlu.route_hint if nlu else None, request.force_route)
+        decision = choose_route(
+            nlu.intent if nlu else None,
+            nlu.route_hint if nlu else None,
+            request.force_route,
+            self.tools.intents() if self.tools is not None else frozenset(),
+        )
+        if decision.route == "micro" and request.force_route is None and self.window is not None:
+            if not await self.window.micro_allowed():
+                decision = RouteDecision(route="deep", wanted="micro", reason=f"{decision.reason}:micro_share_cap")
         plan = Plan(
             message=request.message,
             nlu=nlu,
@@ -256,9 +282,56 @@ class ChatService:
             self._cache_metrics.stores.labels("stored" if entry_id else "skipped").inc()
         await self.cache.link(response.request_id, entry_id, "fresh", plan.tenant)
 
+    async def _decided(self, decision: RouteDecision) -> None:
+        """Count a routing decision that answered (metrics, and the shared window of the micro cap)."""
+        self._metrics.decisions.labels(decision.route, decision.reason).inc()
+        if self.window is not None:
+            await self.window.record(decision.route)
+
+    # -- tools --------------------------------------------------------------------------------------------------
+    async def _tool_answer(self, plan: Plan, caller: Caller) -> tuple[Plan, ChatResponse | None]:
+        """The tool's answer on the tool route; else the plan, re-routed to the LLM when the tool cannot answer."""
+        tool = self.tools.registry.get(plan.intent) if self.tools is not None else None
+        if plan.decision.route != "tool" or tool is None or self.tools is None:
+            return plan, None
+        nlu = plan.nlu
+        ctx = tool_context(
+            caller.tenant,
+            caller.user,
+            plan.message,
+            tuple(dict(e) for e in nlu.entities) if nlu else (),
+            nlu.embedding if nlu else None,
+            current_request_id(),
+        )
+        outcome = await self.tools.run(tool, ctx, caller.tools)
+        if outcome.result is None:
+            decision = RouteDecision(route="deep", wanted="tool", reason=f"{plan.decision.reason}:{outcome.reason}")
+            structlog.contextvars.bind_contextvars(route="deep", route_reason=decision.reason)
+            return replace(plan, decision=decision), None
+        result = outcome.result
+        structlog.contextvars.bind_contextvars(tool=tool.name, tool_ok=result.ok)
+        response = ChatResponse(
+            response=result.answer,
+            route="tool",
+            route_reason=plan.decision.reason if result.ok else f"{plan.decision.reason}:{outcome.reason}",
+            intent=plan.intent,
+            confidence=plan.confidence,
+            tools=[ToolCall(name=result.name, args=result.args, result=_tool_payload(result))],
+            model=None,
+            latency_ms=round((self._clock() - plan.started) * 1000, 2),
+            request_id=current_request_id(),
+        )
+        self._metrics.chat("tool", plan.intent, "ok" if result.ok else "tool_failed")
+        await self._decided(plan.decision)
+        if result.ok:
+            await self._store(plan, response)
+        return plan, response
+
     # -- answers --------------------------------------------------------------------------------------------
-    async def answer(self, request: ChatRequest, tenant: str = DEFAULT_TENANT) -> ChatResponse:
+    async def answer(self, request: ChatRequest, caller: Caller | None = None) -> ChatResponse:
         """The whole answer to ``request``; LLM failures leave as typed kernel errors."""
+        caller = caller or Caller()
+        tenant = caller.tenant
         started = self._clock()
         key, cached = await self._cached(request, tenant, started)
         if cached is not None:
@@ -267,6 +340,9 @@ class ChatService:
         cached = await self._cached_paraphrase(plan)
         if cached is not None:
             return cached
+        plan, answered = await self._tool_answer(plan, caller)
+        if answered is not None:
+            return answered
         await self._refuse_remembered_failure(plan)
         route = plan.decision.route
         gen = self._generation
@@ -280,6 +356,7 @@ class ChatService:
         self._metrics.llm_call(route, self.model, self._clock() - t0, answer.prompt_tokens, answer.completion_tokens)
         self._metrics.chat(route, plan.intent, "ok")
         response = self._response(plan, answer.text.strip())
+        await self._decided(plan.decision)
         await self._store(plan, response)
         return response
 
@@ -295,16 +372,20 @@ class ChatService:
             "cache": CacheInfo().model_dump(mode="json"),
         }
 
-    async def open_stream(self, request: ChatRequest, tenant: str = DEFAULT_TENANT) -> ChatStream:
+    async def open_stream(self, request: ChatRequest, caller: Caller | None = None) -> ChatStream:
         """Start streaming; errors before the first token raise here (so they can be a plain problem)."""
+        caller = caller or Caller()
         started = self._clock()
-        key, cached = await self._cached(request, tenant, started)
+        key, cached = await self._cached(request, caller.tenant, started)
         if cached is not None:
             return _cached_stream(cached)
-        plan = await self.plan(request, tenant, key, started)
+        plan = await self.plan(request, caller.tenant, key, started)
         cached = await self._cached_paraphrase(plan)
         if cached is not None:
             return _cached_stream(cached)
+        plan, answered = await self._tool_answer(plan, caller)
+        if answered is not None:
+            return _cached_stream(answered)
         await self._refuse_remembered_failure(plan)
         route = plan.decision.route
         gen = self._generation
@@ -346,12 +427,25 @@ class ChatService:
         self._metrics.llm_call(route, self.model, self._clock() - t0, last.prompt_tokens, last.completion_tokens)
         self._metrics.chat(route, plan.intent, "ok")
         response = self._response(plan, "".join(parts).strip())
+        await self._decided(plan.decision)
         await self._store(plan, response)
         yield "done", response.model_dump(mode="json")
 
 
+def _tool_payload(result: Any) -> dict[str, Any]:
+    """A tool's typed result for the response: its data, whether it succeeded, and any downloadable files."""
+    payload: dict[str, Any] = {"ok": result.ok, **result.data}
+    if result.error:
+        payload["error"] = result.error
+    if result.attachments:
+        payload["attachments"] = [
+            {"url": a.url, "filename": a.filename, "media_type": a.media_type} for a in result.attachments
+        ]
+    return payload
+
+
 def _cached_stream(response: ChatResponse) -> ChatStream:
-    """A cached answer as a stream: ``meta``, the whole text as one ``delta``, ``done``."""
+    """A finished answer (cached, or a tool's) as a stream: ``meta``, the whole text as one ``delta``, ``done``."""
     meta = {
         "route": response.route,
         "route_reason": response.route_reason,

@@ -43,6 +43,12 @@ class ChatMetrics:
             ["route", "model", "kind"],
             registry=registry,
         )
+        self.decisions = Counter(
+            "alice_route_decisions_total",
+            "Routing decisions that answered, by route and the reason it was chosen (cache hits are not routed).",
+            ["route", "reason"],
+            registry=registry,
+        )
         self.nlu_failures = Counter(
             "alice_nlu_failures_total",
             "NLU calls that failed (the chat went on without an intent), by error code.",

@@ -1,6 +1,7 @@
 """The route policy: which path answers a message (DESIGN §1, step 3).
 
-Only ``micro`` and ``deep`` can answer today: tools and the planner come in later issues. The policy still
+``micro`` and ``deep`` answer with the LLM; ``tool`` answers when a tool for the intent is registered (the chat
+flow falls back to the LLM when the message lacks the tool's arguments). The planner comes later. The policy
 decides what it *would* do and says honestly what it did instead in :attr:`RouteDecision.reason`.
 """
 
@@ -43,12 +44,20 @@ def _wanted(intent: str | None, route_hint: str | None) -> tuple[Route, str]:
     return "deep", "intent_unknown"
 
 
-def choose_route(intent: str | None, route_hint: str | None = None, force_route: Route | None = None) -> RouteDecision:
-    """Decide the route for a parsed message; ``force_route`` (from the request) wins over the NLU."""
+def choose_route(
+    intent: str | None,
+    route_hint: str | None = None,
+    force_route: Route | None = None,
+    tools: frozenset[str] = frozenset(),
+) -> RouteDecision:
+    """Decide the route for a parsed message; ``force_route`` (from the request) wins over the NLU. ``tools``:
+    the intents a registered tool answers (the tool route exists only for those)."""
     if force_route is not None:
         wanted, reason = force_route, "forced"
     else:
         wanted, reason = _wanted(intent, route_hint)
+    if wanted == "tool" and intent in tools:
+        return RouteDecision(route="tool", wanted="tool", reason=reason)
     if wanted in AVAILABLE:
         return RouteDecision(route=wanted, wanted=wanted, reason=reason)
     fallback = FALLBACK[wanted]

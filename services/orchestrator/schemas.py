@@ -34,7 +34,7 @@ class ChatRequest(BaseModel):
 
 
 class ToolCall(BaseModel):
-    """One tool the answer used (none exist yet)."""
+    """One tool the answer used: its name, its arguments and its typed result."""
 
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
@@ -103,7 +103,8 @@ class ChatResponse(BaseModel):
     confidence: float | None
     tools: list[ToolCall] = Field(default_factory=list)
     cache: CacheInfo = Field(default_factory=CacheInfo)
-    model: str
+    #: The LLM that wrote the answer; None when a tool answered.
+    model: str | None
     latency_ms: float
     request_id: str | None
 

@@ -55,3 +55,16 @@ class OrchestratorSettings(SignedServiceSettings):
     # Spiral index: lattice cells probed per lookup (of FIB_SPIRAL_POINTS), and the scope size scanned exactly.
     cache_spiral_probes: int = Field(default=21, ge=1, le=100_000)
     cache_spiral_exact_below: int = Field(default=1024, ge=0)
+
+    # -- routing --
+    # Largest share of the last 100 answered requests the micro route may take (the seed's MICRO_MAX_SHARE);
+    # beyond it micro-eligible messages go to deep. 1.0 disables the cap.
+    micro_max_share: float = Field(
+        default=0.5, gt=0, le=1.0, validation_alias=_alias("MICRO_MAX_SHARE", "micro_max_share")
+    )
+    route_window: int = Field(default=100, ge=10, le=100_000)
+
+    # -- tools --
+    # Open-Meteo's geocoding and forecast APIs (base URLs; point them at a mirror or a test server).
+    weather_geocoding_url: str = "https://geocoding-api.open-meteo.com"
+    weather_forecast_url: str = "https://api.open-meteo.com"

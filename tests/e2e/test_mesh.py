@@ -73,8 +73,8 @@ def test_repeats_and_paraphrases_come_from_the_cache_through_caddy(mesh):
 def test_request_id_in_every_service_log(mesh):
     rid = f"trace-{uuid.uuid4().hex}"
     r = httpx.post(
-        mesh.url + "/api/chat",
-        json={"message": "Vad är klockan?"},
+        mesh.url + "/api/chat",  # an open question (a unique one: no cache hit), so the LLM is asked too
+        json={"message": f"Berätta något kort om talet {uuid.uuid4().int % 1000}."},
         headers={**auth(mesh), "X-Request-ID": rid},
         timeout=120,
     )

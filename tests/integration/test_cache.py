@@ -29,9 +29,9 @@ from procs import Proc, free_port, start_redis, start_service, wait_http
 pytestmark = pytest.mark.llm
 
 SECRET = "cache-it-" + secrets.token_urlsafe(24)
-USER = Claims(tenant="acme", role="user", key_id="k-user", tools=())
-OTHER = Claims(tenant="globex", role="user", key_id="k-other", tools=())
-ADMIN = Claims(tenant="acme", role="admin", key_id="k-admin", tools=())
+USER = Claims(tenant="acme", role="user", key_id="k-user", tools=("*",))
+OTHER = Claims(tenant="globex", role="user", key_id="k-other", tools=("*",))
+ADMIN = Claims(tenant="acme", role="admin", key_id="k-admin", tools=("*",))
 
 
 @dataclass
@@ -160,7 +160,7 @@ def test_tenants_never_see_each_others_answers(stack: Stack) -> None:
 def test_live_intents_are_never_cached(stack: Stack) -> None:
     for _ in range(2):
         body = _ok(_chat(stack.a, "Vad är klockan nu?"))
-        assert body["intent"] == "time.now" and body["cache"]["hit"] is False
+        assert body["intent"] == "time.now" and body["route"] == "tool" and body["cache"]["hit"] is False
 
 
 def test_a_thumbs_down_drops_the_answer(stack: Stack) -> None:

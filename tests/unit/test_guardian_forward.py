@@ -244,3 +244,20 @@ async def test_the_new_routes_are_counted_per_path(guardian: Guardian) -> None:
         "alice_guardian_forwarded_total", {"path": "/api/cache/flush", "status": "200"}
     )
     assert count == 1
+
+
+async def test_a_draft_download_is_forwarded_for_any_key_and_odd_ids_are_404(guardian: Guardian) -> None:
+    response = await guardian.client.get("/api/drafts/abcDEF12_-34", headers=guardian.user)
+    assert response.status_code == 200, response.text
+    [seen] = guardian.orchestrator.received
+    assert (seen.method, seen.path, seen.claims.tenant) == ("GET", "/api/drafts/abcDEF12_-34", "acme")
+    for odd in ("short", "has.dot.in.it.x", "a" * 65):
+        assert_problem(await guardian.client.get(f"/api/drafts/{odd}", headers=guardian.user), 404, "not_found")
+    assert_problem(await guardian.client.get("/api/drafts/abcDEF12_-34"), 401, "unauthenticated")
+    assert len(guardian.orchestrator.received) == 1
+
+
+async def test_chat_claims_carry_the_roles_tools(guardian: Guardian) -> None:
+    response = await guardian.client.post("/api/chat", json={"message": "Hej"}, headers=guardian.user)
+    assert response.status_code == 200, response.text
+    assert guardian.orchestrator.received[0].claims.tools == ("*",)

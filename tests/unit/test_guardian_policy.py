@@ -13,6 +13,7 @@ from guardian.keys import KeyRecord, KeyStore
 from guardian.policy import (
     MONITORING_PATH,
     Authenticate,
+    GrantTools,
     GuardRequest,
     MatchPath,
     Pipeline,
@@ -21,6 +22,7 @@ from guardian.policy import (
     ValidateJsonObject,
     admin_write_pipeline,
     chat_pipeline,
+    parse_tool_grants,
     presented_key,
 )
 
@@ -232,3 +234,26 @@ async def test_admin_pipeline_refuses_a_user_before_the_body(store_and_key: tupl
     await pipeline.inspect(guarded)
     assert guarded.claims().role == "admin"
     structlog.contextvars.clear_contextvars()
+
+
+def test_tool_grants_parse_and_refuse_malformed_specs() -> None:
+    assert parse_tool_grants("user=time.now, math.calculate; admin=*") == {
+        "user": ("time.now", "math.calculate"),
+        "admin": ("*",),
+    }
+    assert parse_tool_grants("") == {}
+    with pytest.raises(ValueError, match="user=time.now"):
+        parse_tool_grants("user")
+
+
+async def test_grant_tools_signs_the_roles_tools_and_none_for_an_unnamed_role() -> None:
+    grants = parse_tool_grants("user=time.now;admin=*")
+    user, admin = keyed("user"), keyed("admin")
+    await GrantTools(grants)(user)
+    await GrantTools(grants)(admin)
+    assert user.claims().tools == ("time.now",) and admin.claims().tools == ("*",)
+    stranger = keyed("user")
+    await GrantTools({"admin": ("*",)})(stranger)
+    assert stranger.claims().tools == ()
+    with pytest.raises(UnauthenticatedError):
+        await GrantTools(grants)(request({}))

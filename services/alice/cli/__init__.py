@@ -287,6 +287,22 @@ def eval_cache(
     typer.echo(json.dumps(cachecmd.eval_cache(data, threshold, curve), ensure_ascii=False))
 
 
+@eval_app.command("scenarios")
+def eval_scenarios(
+    data: Annotated[Path, typer.Option(help="scenario rows (JSONL), sent in file order")],
+    url: Annotated[str | None, typer.Option(envvar="ALICE_URL", help="default: the local Caddy")] = None,
+    key: Annotated[str | None, typer.Option(envvar="ALICE_API_KEY", help="default: the local dev key")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="label rows by id, e.g. services/nlu/data/scenarios_map.json")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1, help="seconds per request")] = 120,
+) -> None:
+    """Scenario prompts through the real API: intent, tools, success, latency by route (DESIGN §7)."""
+    from alice.cli import scenarios
+
+    typer.echo(json.dumps(scenarios.eval_scenarios(data, url, key, labels, timeout), ensure_ascii=False))
+
+
 @bench_app.command("cache")
 def bench_cache(
     data: Annotated[
