@@ -9,8 +9,10 @@ Rules, first match wins:
    :data:`SECOND_INTENT_MIN_P`) joined by "och" / a comma, or more than :data:`MAX_SIMPLE_WORDS` words
    (except ``info.query``: a long open question is still one question and goes ``deep``).
 3. A tool intent missing the entities it cannot run without → ``planner``, which asks a follow-up question
-   (``timer.set`` with no duration or time, ``math.calculate`` with nothing to compute, ``email.create_draft``
-   with no recipient, ``calendar.create_draft`` with no date or time). Pausing or resuming a timer needs none.
+   (``timer.set`` with no duration or time, ``math.calculate`` with nothing to compute, ``calendar.create_draft``
+   with no date or time). Pausing or resuming a timer needs none. An e-mail draft needs no entity: a recipient
+   named without a preposition ("mejla Karin att …") or by role ("till hyresvärden") is not an entity, and the
+   draft tool leaves an unknown address empty and says so.
 4. Otherwise the intent's own hint (:func:`nlu.intents.route_hint`): tool, micro (greeting, smalltalk) or deep
    (``info.query``).
 """
@@ -30,7 +32,6 @@ SECOND_INTENT_MIN_P: Final = 0.2
 REQUIRED_ENTITIES: Final[dict[str, frozenset[str]]] = {
     "timer.set": frozenset({"duration", "time"}),
     "math.calculate": frozenset({"expression", "number"}),
-    "email.create_draft": frozenset({"person", "email"}),
     "calendar.create_draft": frozenset({"date", "time"}),
 }
 #: timer.set also covers pause/resume, which name no duration.

@@ -31,6 +31,9 @@ def _pairs(text: str, kind: str) -> list[tuple[str, str]]:
         ("boka bord för Oskar", [("Oskar", "Oskar")]),
         ("skicka till Zlatan", [("Zlatan", "Zlatan")]),
         ("mejla till Erik Lund om mötet", [("Erik Lund", "Erik Lund")]),  # a surname that is also a town
+        ("mejla Karin att jag är sjuk", [("Karin", "Karin")]),  # a contact verb names its person
+        ("ring Erik Lund imorgon", [("Erik Lund", "Erik Lund")]),
+        ("maila styrelsen om årsmötet", []),  # a role, not a name
         ("skicka mejl till anna@example.com", []),  # inside the e-mail address
         ("möte med Anna och Pelle fredag 9", [("Anna", "Anna"), ("Pelle", "Pelle")]),
         ("boka möte med Nora", [("Nora", "Nora")]),  # a first name before it is a town

@@ -58,7 +58,7 @@ def _e(kind: str, value: object = 1, text: str = "x") -> dict[str, object]:
         ("math.calculate", "räkna ut det där", [], "planner"),
         ("email.create_draft", "mejla anna", [_e("person", "Anna", "anna")], "tool"),
         ("email.create_draft", "skriv till a@b.se", [_e("email", "a@b.se", "a@b.se")], "tool"),
-        ("email.create_draft", "skriv ett mejl", [], "planner"),
+        ("email.create_draft", "mejla hyresvärden om elementet", [], "tool"),
         ("calendar.create_draft", "boka möte imorgon", [_e("date", "2025-01-02", "imorgon")], "tool"),
         ("calendar.create_draft", "boka ett möte med Erik", [_e("person", "Erik", "Erik")], "planner"),
         ("weather.lookup", "hur blir vädret", [], "tool"),

@@ -1,4 +1,5 @@
-"""People: a name after "med", "till", "åt" or "för" ("möte med Anna", "mejla till Erik Johansson").
+"""People: a name after "med", "till", "åt" or "för" ("möte med Anna", "mejla till Erik Johansson"), or after a
+contact verb ("mejla Karin", "ring Erik").
 
 Capitalised words after a trigger are taken as written; lower-case ones only when they are in the first-name
 list, because people type "boka möte med anna". Names that are also ordinary words ("per", "bo", "hans")
@@ -60,7 +61,11 @@ _NOT_PEOPLE: Final = frozenset(
      "oss", "er", "dem", "honom", "henne", "alla", "mamma", "pappa", "chefen", "min", "mitt", "mina"}
 ) | frozenset(WEEKDAYS) | frozenset(MONTHS)  # fmt: skip
 # Case-insensitive triggers on the original text; the name part is case-sensitive on purpose.
-_TRIGGERS: Final = r"(?i:med|till|åt|at|för|for)"
+# "mejla Karin", "ring Erik": a contact verb names its person directly, without a preposition.
+_TRIGGERS: Final = (
+    r"(?i:med|till|åt|at|för|for"
+    r"|(?:mejla|maila|e-posta|messa|sms:a|smsa|ringa|ring)(?!\s+(?:till|åt|at|med|för|for|upp|in|av|tillbaka)\b))"
+)
 _NAME_WORD: Final = r"[A-ZÅÄÖÉÜ][a-zåäöéüë]+(?:-[A-ZÅÄÖÉÜ][a-zåäöéüë]+)?"
 _LOWER_WORD: Final = r"[a-zåäöéü]+(?:-[a-zåäöéü]+)?"
 _ANY_WORD: Final = rf"(?:{_NAME_WORD}|{_LOWER_WORD})"
