@@ -61,6 +61,7 @@ def _env(nlu: Proc, redis_url: str, ollama_host: str) -> dict[str, str]:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_dir = tmp_path_factory.mktemp("cache-logs")
     started: list[Proc] = []
+    stack: Stack | None = None
     try:
         redis_proc = start_redis(log_dir)
         started.append(redis_proc)
@@ -78,8 +79,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
             started.append(procs[name])
         wait_http(procs["a"], "/ready", 240)
-        yield Stack(log_dir, redis_proc, nlu, procs["a"], procs["b"], procs["down"])
+        stack = Stack(log_dir, redis_proc, nlu, procs["a"], procs["b"], procs["down"])
+        yield stack
     finally:
+        if stack is not None:  # a test may have restarted it: stop the one running now
+            started.append(stack.redis)
         for proc in reversed(started):
             proc.stop()
 

@@ -38,6 +38,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_dir = tmp_path_factory.mktemp("tools-logs")
     started: list[Proc] = []
+    stack: Stack | None = None
     try:
         redis_proc = start_redis(log_dir)
         started.append(redis_proc)
@@ -56,8 +57,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         }
         orch = start_service("orchestrator-tools", "orchestrator.app:create_app", log_dir, env)
         started.append(orch)
-        yield Stack(log_dir, redis_proc, nlu, orch)
+        stack = Stack(log_dir, redis_proc, nlu, orch)
+        yield stack
     finally:
+        if stack is not None:  # a test may have restarted it: stop the one running now
+            started.append(stack.orchestrator)
         for proc in reversed(started):
             proc.stop()
 
