@@ -236,7 +236,7 @@ def test_read_scenarios_keeps_file_order(tmp_path: Path) -> None:
     ("line", "message"),
     [
         ("{not json", "rows.jsonl:2: not JSON"),
-        ("[1, 2]", "rows.jsonl:2: not a JSON object"),
+        ("[1, 2]", "rows.jsonl:2: expected a JSON object"),
         ('{"id": "b"}', "rows.jsonl:2: no 'prompt'"),
         ('{"prompt": "x"}', "rows.jsonl:2: no 'id'"),
         ('{"id": "b", "prompt": "x", "expected_route": "fast"}', "rows.jsonl:2: 'expected_route' must be one of"),

@@ -14,7 +14,6 @@ verifier is what is left. With ``curve`` both are traced over thresholds 0.90-0.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from alice.errors import ConfigError
+from alice.jsonl import numbered_objects
 from alice.logs import configure_logging
 from orchestrator.cache.semantic import Question, SemanticMatcher, scope_key
 
@@ -59,20 +59,8 @@ class PairScores:
 def read_pairs(path: Path) -> list[PairRow]:
     """The rows of one pairs file, or a :class:`ConfigError` naming the file and line."""
     source = path.name.split(".")[0]
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
     rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ConfigError(f'{path}:{number}: expected an object {{"a", "b", "label"}}')
+    for number, row in numbered_objects(path, 'an object {"a", "b", "label"}'):
         a, b, label = row.get("a"), row.get("b"), row.get("label")
         if not isinstance(a, str) or not isinstance(b, str) or not a.strip() or not b.strip():
             raise ConfigError(f'{path}:{number}: "a" and "b" must be non-empty strings')

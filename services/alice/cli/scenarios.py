@@ -50,6 +50,7 @@ import httpx
 import typer
 
 from alice.errors import ConfigError
+from alice.jsonl import numbered_objects
 
 ROUTES = ("tool", "micro", "planner", "deep")
 MAX_429_RETRIES = 3
@@ -98,21 +99,7 @@ def _scenario(row: Mapping[str, Any], where: str) -> Scenario:
 
 
 def _numbered(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ConfigError(f"{path}:{number}: not a JSON object")
-        out.append((number, row))
+    out = numbered_objects(path, "a JSON object")
     if not out:
         raise ConfigError(f"{path}: no rows")
     return out

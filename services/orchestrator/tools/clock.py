@@ -22,14 +22,12 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import BaseModel, Field, ValidationError
 
 from orchestrator.tools.base import STOCKHOLM, ToolArgumentsError, ToolContext, ToolResult
+from orchestrator.tools.swedish import MONTHS_SV, WEEKDAYS_SV
 
 PLACES_PATH: Final = Path(__file__).with_name("places_tz.tsv")
 _M = TypeVar("_M", bound=BaseModel)
-WEEKDAYS: Final = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-MONTHS: Final = (
-    "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-    "november", "december",
-)  # fmt: skip
+WEEKDAYS: Final = WEEKDAYS_SV
+MONTHS: Final = MONTHS_SV
 _PREPOSITIONS: Final = frozenset({"i", "pa", "in", "for", "fran"})
 _WORD_RE: Final = re.compile(r"\w+")
 _FOLD: Final = str.maketrans({"ø": "o", "æ": "ae", "ß": "ss", "đ": "d", "ł": "l", "ı": "i"})

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from orchestrator.tools.base import STOCKHOLM, Attachment, ToolArgumentsError, ToolContext, ToolResult
+from orchestrator.tools.swedish import MONTHS_SV, WEEKDAYS_SV
 
 DRAFT_KEY_PREFIX: Final = "alice:draft:"
 DRAFT_TTL_S: Final = 24 * 3600
@@ -38,11 +39,6 @@ EML_MEDIA_TYPE: Final = "message/rfc822"
 #: Thunderbird's placeholder for an attendee without an e-mail address (CAL-ADDRESS must be a URI).
 NO_ADDRESS: Final = "invalid:nomail"
 
-WEEKDAYS_SV: Final = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-MONTHS_SV: Final = (
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-)  # fmt: skip
 
 M = TypeVar("M", bound=BaseModel)
 

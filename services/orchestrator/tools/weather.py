@@ -24,6 +24,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from orchestrator.tools.base import STOCKHOLM, ToolArgumentsError, ToolContext, ToolResult
+from orchestrator.tools.swedish import MONTHS_SV, WEEKDAYS_SV
 
 GEOCODING_URL: Final = "https://geocoding-api.open-meteo.com"
 FORECAST_URL: Final = "https://api.open-meteo.com"
@@ -31,11 +32,6 @@ DEFAULT_PLACE: Final = "Stockholm"
 FORECAST_DAYS: Final = 7
 UNREACHABLE_ANSWER: Final = "Jag kan inte nå vädertjänsten just nu."
 
-WEEKDAYS_SV: Final = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-MONTHS_SV: Final = (
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-)  # fmt: skip
 
 #: WMO weather interpretation codes (the subset Open-Meteo uses) in plain Swedish.
 WMO_CODES_SV: Final[Mapping[int, str]] = {
