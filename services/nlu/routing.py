@@ -6,7 +6,8 @@ Rules, first match wins:
 1. A rejected prediction, ``out_of_scope`` or a label outside the taxonomy → ``planner``.
 2. A multi-step request → ``planner``: a sequencing phrase ("och sen", "och sedan", "och även", "och dessutom",
    "därefter", "efter det"), or a second intent close behind the first (runner-up probability ≥
-   :data:`SECOND_INTENT_MIN_P`) joined by "och" / a comma, or more than :data:`MAX_SIMPLE_WORDS` words
+   :data:`SECOND_INTENT_MIN_P`) joined by "och" / a comma (a greeting with chit-chat is not two tasks), or
+   more than :data:`MAX_SIMPLE_WORDS` words
    (except ``info.query``: a long open question is still one question and goes ``deep``).
 3. A tool intent missing the entities it cannot run without → ``planner``, which asks a follow-up question
    (``timer.set`` with no duration or time, ``math.calculate`` with nothing to compute, ``calendar.create_draft``
@@ -41,6 +42,8 @@ _MULTI_STEP: Final = re.compile(
     re.IGNORECASE,
 )
 _JOINED: Final = re.compile(r"(\boch\b|,|;)", re.IGNORECASE)
+#: Intents the micro route answers together: a greeting joined with chit-chat is not two tasks.
+_CONVERSATIONAL: Final = frozenset({"greeting.hello", "smalltalk"})
 
 
 def missing_entities(label: str, entities: Iterable[Mapping[str, Any]], text: str = "") -> bool:
@@ -59,7 +62,8 @@ def is_multi_step(text: str, label: str, runner_up: tuple[str, float] | None = N
     if _MULTI_STEP.search(text):
         return True
     if runner_up is not None and runner_up[0] not in {label, OUT_OF_SCOPE} and runner_up[1] >= SECOND_INTENT_MIN_P:
-        if _JOINED.search(text):
+        chat_only = {label, runner_up[0]} <= _CONVERSATIONAL  # "hej, trevligt att höras": one micro answer
+        if _JOINED.search(text) and not chat_only:
             return True
     return label != "info.query" and len(text.split()) > MAX_SIMPLE_WORDS
 

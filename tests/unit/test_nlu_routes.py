@@ -114,3 +114,11 @@ def test_long_open_question_stays_deep_and_rejections_plan() -> None:
     assert plan_route("info.query", True, [], "förklara inflation och sen deflation") == "planner"
     assert plan_route("time.now", False, [], "klockan") == "planner"
     assert plan_route(OUT_OF_SCOPE, True, [], "asdf") == "planner"
+
+
+def test_a_greeting_with_chit_chat_is_one_micro_answer_not_two_tasks() -> None:
+    from nlu.routing import plan_route
+
+    text = "hallå där, trevligt att höras"
+    assert plan_route("greeting.hello", True, [], text, runner_up=("smalltalk", 0.4)) == "micro"
+    assert plan_route("greeting.hello", True, [], text, runner_up=("info.query", 0.4)) == "planner"
