@@ -21,8 +21,9 @@ from orchestrator.cache.answers import AnswerCache, CachedAnswer
 from orchestrator.cache.semantic import Question
 from orchestrator.llm import Llm, LlmChunk, Message
 from orchestrator.metrics import CacheMetrics, ChatMetrics
+from orchestrator.micro import MICRO_SCHEMA, parse_answer, repair_messages
 from orchestrator.nlu import Nlu, NluResult
-from orchestrator.prompts import system_prompt
+from orchestrator.prompts import MICRO_JSON_SUFFIX, system_prompt
 from orchestrator.router import RouteDecision, choose_route
 from orchestrator.routewindow import RouteWindow
 from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, ToolCall
@@ -91,12 +92,11 @@ class Plan:
         embedding = nlu.embedding if nlu is not None and not self.forced else None
         return Question(self.message, self.intent, nlu.entities if nlu else (), embedding)
 
-    def messages(self) -> list[Message]:
-        """The chat messages for the LLM: the route's Swedish system prompt and the user's message."""
-        return [
-            {"role": "system", "content": system_prompt(self.decision.route)},
-            {"role": "user", "content": self.message},
-        ]
+    def messages(self, structured: bool = False) -> list[Message]:
+        """The chat messages for the LLM: the route's Swedish system prompt (asking for JSON when
+        ``structured``) and the user's message."""
+        prompt = system_prompt(self.decision.route) + (MICRO_JSON_SUFFIX if structured else "")
+        return [{"role": "system", "content": prompt}, {"role": "user", "content": self.message}]
 
 
 @dataclass
@@ -344,21 +344,50 @@ class ChatService:
         if answered is not None:
             return answered
         await self._refuse_remembered_failure(plan)
+        text: str | None = None
+        if plan.decision.route == "micro":
+            plan, text = await self._micro(plan)
+        if text is None:
+            text = await self._generate(plan)
+        self._metrics.chat(plan.decision.route, plan.intent, "ok")
+        response = self._response(plan, text)
+        await self._decided(plan.decision)
+        await self._store(plan, response)
+        return response
+
+    async def _generate(self, plan: Plan) -> str:
+        """The free-text answer of the plan's route."""
+        return (await self._call(plan, plan.messages(), None)).strip()
+
+    async def _call(self, plan: Plan, messages: list[Message], output_format: dict[str, Any] | None) -> str:
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()
         try:
-            answer = await self._llm.complete(plan.messages(), gen.num_predict(route), gen.temperature)
+            answer = await self._llm.complete(messages, gen.num_predict(route), gen.temperature, output_format)
         except ServiceError as exc:
             self._failed(plan, exc)
             await self._remember_failure(plan, exc)
             raise
         self._metrics.llm_call(route, self.model, self._clock() - t0, answer.prompt_tokens, answer.completion_tokens)
-        self._metrics.chat(route, plan.intent, "ok")
-        response = self._response(plan, answer.text.strip())
-        await self._decided(plan.decision)
-        await self._store(plan, response)
-        return response
+        return answer.text
+
+    async def _micro(self, plan: Plan) -> tuple[Plan, str | None]:
+        """The micro route's schema-checked answer; one repair; else the plan re-routed to deep (text None)."""
+        messages = plan.messages(structured=True)
+        raw = await self._call(plan, messages, MICRO_SCHEMA)
+        text = parse_answer(raw)
+        if text is None:
+            self._metrics.micro_repairs.labels("repair").inc()
+            raw = await self._call(plan, repair_messages(messages, raw), MICRO_SCHEMA)
+            text = parse_answer(raw)
+        if text is not None:
+            return plan, text
+        self._metrics.micro_repairs.labels("fallback").inc()
+        decision = RouteDecision(route="deep", wanted="micro", reason=f"{plan.decision.reason}:micro_invalid_output")
+        structlog.contextvars.bind_contextvars(route="deep", route_reason=decision.reason)
+        log.warning("micro_output_invalid", detail="two answers did not fit the schema; the deep route answers")
+        return replace(plan, decision=decision), None
 
     def meta(self, plan: Plan) -> dict[str, Any]:
         """The stream's ``meta`` event: what was decided before the first token."""

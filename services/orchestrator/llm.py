@@ -48,7 +48,13 @@ class Llm(Protocol):
 
     model: str
 
-    async def complete(self, messages: Sequence[Message], num_predict: int, temperature: float) -> LlmAnswer:
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        num_predict: int,
+        temperature: float,
+        output_format: dict[str, Any] | None = None,
+    ) -> LlmAnswer:
         """The whole answer at once."""
         ...
 
@@ -103,12 +109,21 @@ class OllamaLlm:
     def _options(self, num_predict: int, temperature: float) -> dict[str, Any]:
         return {"num_predict": num_predict, "temperature": temperature, "repeat_penalty": self._repeat_penalty}
 
-    async def complete(self, messages: Sequence[Message], num_predict: int, temperature: float) -> LlmAnswer:
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        num_predict: int,
+        temperature: float,
+        output_format: dict[str, Any] | None = None,
+    ) -> LlmAnswer:
         """The whole answer, within the LLM timeout overall."""
         try:
             async with asyncio.timeout(self._timeout_s):
                 response = await self._client.chat(
-                    model=self.model, messages=list(messages), options=self._options(num_predict, temperature)
+                    model=self.model,
+                    messages=list(messages),
+                    options=self._options(num_predict, temperature),
+                    format=output_format,
                 )
         except (TimeoutError, ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
             raise self._mapped(exc) from None

@@ -49,6 +49,12 @@ class ChatMetrics:
             ["route", "reason"],
             registry=registry,
         )
+        self.micro_repairs = Counter(
+            "alice_micro_invalid_outputs_total",
+            "Micro answers that did not fit the schema: repaired once (repair), or handed to deep (fallback).",
+            ["action"],
+            registry=registry,
+        )
         self.nlu_failures = Counter(
             "alice_nlu_failures_total",
             "NLU calls that failed (the chat went on without an intent), by error code.",

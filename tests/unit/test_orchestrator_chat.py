@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
@@ -13,6 +14,7 @@ from alice.errors import DependencyDownError, ServiceError, UpstreamError, Upstr
 from orchestrator.chat import ChatService, Generation
 from orchestrator.llm import DOWN_DETAIL, LlmAnswer, LlmChunk, Message, llm_error
 from orchestrator.metrics import ChatMetrics
+from orchestrator.micro import MICRO_SCHEMA
 from orchestrator.nlu import NluResult, parse_result
 from orchestrator.prompts import SYSTEM_PROMPT
 from orchestrator.schemas import ChatRequest
@@ -35,12 +37,27 @@ class FakeLlm:
         self.chunks = list(chunks)
         self.fail_at = fail_at
         self.calls: list[tuple[list[Message], int]] = []
+        self.formats: list[dict[str, object] | None] = []
+        #: Raw answers to schema-constrained calls, in order (default: the chunks wrapped as {"svar": ...}).
+        self.json_answers: list[str] = []
 
-    async def complete(self, messages: Sequence[Message], num_predict: int, temperature: float) -> LlmAnswer:
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        num_predict: int,
+        temperature: float,
+        output_format: dict[str, object] | None = None,
+    ) -> LlmAnswer:
         self.calls.append((list(messages), num_predict))
+        self.formats.append(output_format)
         if self.fail_at is not None:
             raise DependencyDownError(DOWN_DETAIL, retry_after=5)
-        return LlmAnswer("".join(self.chunks), prompt_tokens=7, completion_tokens=len(self.chunks))
+        if output_format is not None and self.json_answers:
+            return LlmAnswer(self.json_answers.pop(0), prompt_tokens=7, completion_tokens=3)
+        text = "".join(self.chunks)
+        if output_format is not None:
+            text = json.dumps({"svar": text})
+        return LlmAnswer(text, prompt_tokens=7, completion_tokens=len(self.chunks))
 
     async def stream(
         self, messages: Sequence[Message], num_predict: int, temperature: float
@@ -176,3 +193,31 @@ def test_nlu_body_parsing() -> None:
     assert parse_result(body) == NluResult("time.now", 0.8, "tool", ({"type": "t"},))
     with pytest.raises(UpstreamError):
         parse_result({"intent": "time.now"})
+
+
+async def test_micro_answers_through_the_schema() -> None:
+    llm = FakeLlm()
+    service, _ = _service(FakeNlu(HELLO), llm)
+    answer = await service.answer(ChatRequest(message="hej"))
+    assert answer.route == "micro" and answer.response == "Hej där!"
+    assert llm.formats == [MICRO_SCHEMA]
+
+
+async def test_a_broken_micro_answer_is_repaired_once() -> None:
+    llm = FakeLlm()
+    llm.json_answers = ["Hej! (inte JSON)", '{"svar": "Hej igen!"}']
+    service, registry = _service(FakeNlu(HELLO), llm)
+    answer = await service.answer(ChatRequest(message="hej"))
+    assert answer.route == "micro" and answer.response == "Hej igen!" and len(llm.calls) == 2
+    assert llm.calls[1][0][-1]["content"].startswith("Ditt förra svar följde inte formatet")
+    assert registry.get_sample_value("alice_micro_invalid_outputs_total", {"action": "repair"}) == 1
+
+
+async def test_two_broken_micro_answers_hand_the_message_to_deep() -> None:
+    llm = FakeLlm()
+    llm.json_answers = ["{}", '{"svar": ""}']
+    service, registry = _service(FakeNlu(HELLO), llm)
+    answer = await service.answer(ChatRequest(message="hej"))
+    assert answer.route == "deep" and answer.route_reason == "hint_micro:micro_invalid_output"
+    assert answer.response == "Hej där!" and llm.formats == [MICRO_SCHEMA, MICRO_SCHEMA, None]
+    assert registry.get_sample_value("alice_micro_invalid_outputs_total", {"action": "fallback"}) == 1
