@@ -58,17 +58,25 @@ def _ollama_client(settings: OrchestratorSettings) -> ollama.AsyncClient:
     return ollama.AsyncClient(host=settings.ollama_host, timeout=timeout, event_hooks={"request": [forward_request_id]})
 
 
-async def _nonce_store(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> NonceStore:
-    """Redis when configured (shared by replicas, survives restarts); else a per-process store, loudly."""
+def _redis(settings: OrchestratorSettings, stack: AsyncExitStack) -> Redis | None:
+    """The one Redis client for nonces, drafts, timers, memories and the route window (the cache has its own,
+    with shorter timeouts); None without ``REDIS_URL``."""
     if settings.redis_url is None:
+        return None
+    redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
+    stack.push_async_callback(redis.aclose)
+    return redis
+
+
+def _nonce_store(app: FastAPI, redis: Redis | None) -> NonceStore:
+    """Redis when configured (shared by replicas, survives restarts); else a per-process store, loudly."""
+    if redis is None:
         log.warning(
             "nonce_store_in_process",
             detail="REDIS_URL is not set: replay protection is per process and forgotten on restart. "
             "Set REDIS_URL in production.",
         )
         return MemoryNonceStore()
-    redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S)
-    stack.push_async_callback(redis.aclose)
     # Optional: without Redis the nonce store degrades to per process (see RedisNonceStore) and requests are
     # still answered, so a Redis outage leaves the orchestrator ready but "degraded".
     add_readiness_check(app, "redis", redis.ping, required=False)
@@ -109,7 +117,9 @@ async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: Asy
     return AnswerCache(CacheStore(redis, settings.cache_max_entries), config, context, matcher)
 
 
-def _tool_runner(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> ToolRunner:
+def _tool_runner(
+    app: FastAPI, settings: OrchestratorSettings, redis: Redis | None, stack: AsyncExitStack
+) -> ToolRunner:
     """The tools, with their clients: Open-Meteo over its own httpx client; drafts, timers and memories in Redis.
     Without Redis the Redis-backed tools are left out (their intents go to the LLM)."""
     weather_client = create_weather_client()
@@ -123,26 +133,11 @@ def _tool_runner(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitS
         ),
     ]
     app.state.drafts = None
-    if settings.redis_url is not None:
-        redis = Redis.from_url(
-            settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-        )
-        stack.push_async_callback(redis.aclose)
+    if redis is not None:
         drafts = RedisDraftStore(redis)
         app.state.drafts = drafts
         tools += [CalendarDraftTool(drafts), EmailDraftTool(drafts), *timer_tools(redis), *memory_tools(redis)]
     return ToolRunner(ToolRegistry(tools), ToolMetrics(app.state.registry))
-
-
-async def _route_window(settings: OrchestratorSettings, stack: AsyncExitStack) -> RouteWindow:
-    """The shared window of recent routes (the micro cap); per process without Redis."""
-    redis = None
-    if settings.redis_url is not None:
-        redis = Redis.from_url(
-            settings.redis_url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
-        )
-        stack.push_async_callback(redis.aclose)
-    return RouteWindow(redis, settings.route_window, settings.micro_max_share)
 
 
 @asynccontextmanager
@@ -159,7 +154,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(nlu_client.aclose)
         ollama_client = _ollama_client(settings)
         stack.push_async_callback(ollama_client.close)
-        nonces = await _nonce_store(app, settings, stack)
+        redis = _redis(settings, stack)
+        nonces = _nonce_store(app, redis)
         nlu = HttpNlu(nlu_client, include_embedding=settings.cache_enabled and settings.cache_semantic)
         llm = OllamaLlm(
             ollama_client,
@@ -180,8 +176,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             generation,
             cache=cache,
             cache_metrics=CacheMetrics(app.state.registry),
-            tools=_tool_runner(app, settings, stack),
-            window=await _route_window(settings, stack),
+            tools=_tool_runner(app, settings, redis, stack),
+            window=RouteWindow(redis, settings.route_window, settings.micro_max_share),
         )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
