@@ -44,6 +44,15 @@ class Proc:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_log(self, needle: str, timeout_s: float = 5.0) -> str:
+        """The log once it holds ``needle`` (a service writes its request line after the answer has gone out)."""
+        deadline = time.monotonic() + timeout_s
+        text = self.log_text()
+        while needle not in text and time.monotonic() < deadline:
+            time.sleep(0.05)
+            text = self.log_text()
+        return text
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             try:

@@ -239,7 +239,7 @@ def test_request_id_is_echoed(mesh: Mesh, orphan: tuple[Proc, str]) -> None:
     if mesh.orchestrator is not None:
         ok = httpx.get(mesh.guardian.url + "/api/status", headers={"X-Request-ID": rid, **bearer(mesh.key)})
         assert ok.headers["x-request-id"] == rid
-        assert rid in mesh.orchestrator.log_text()  # forwarded to the orchestrator, not only echoed
+        assert rid in mesh.orchestrator.wait_log(rid)  # forwarded to the orchestrator, not only echoed
 
 
 def test_metrics_and_the_log_line_name_the_tenant_never_the_key(mesh: Mesh) -> None:
@@ -253,8 +253,7 @@ def test_metrics_and_the_log_line_name_the_tenant_never_the_key(mesh: Mesh) -> N
     metrics = httpx.get(mesh.guardian.url + "/metrics").text
     assert 'alice_guardian_auth_failures_total{reason="missing"}' in metrics
     assert "alice_guardian_upstream_duration_seconds" in metrics
-    time.sleep(0.2)
-    log = mesh.guardian.log_text()
+    log = mesh.guardian.wait_log(f'"key_id": "{mesh.record.id}"')
     assert f'"key_id": "{mesh.record.id}"' in log and '"tenant": "acme"' in log
     assert mesh.key not in log
     assert mesh.key.split("_", 2)[2] not in log

@@ -145,8 +145,11 @@ def test_signed_chat_answers_and_ids_propagate(stack: Stack) -> None:
         body["intent"],
         "miss",
     )
-    time.sleep(0.3)  # let the processes flush their log lines
-    access = [line for line in _log_lines(stack.orchestrator, rid) if line.get("event") == "request"]
+    deadline = time.monotonic() + 5  # the request line is written after the answer has gone out
+    access: list[dict[str, object]] = []
+    while not access and time.monotonic() < deadline:
+        access = [line for line in _log_lines(stack.orchestrator, rid) if line.get("event") == "request"]
+        time.sleep(0.05)
     assert access and access[0]["route"] == "micro" and access[0]["cache"] == "miss"
     assert access[0]["model"] == TEST_MODEL and access[0]["status"] == 200
     assert "Hej!" not in stack.orchestrator.log_text()
