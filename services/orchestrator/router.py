@@ -1,8 +1,9 @@
 """The route policy: which path answers a message (DESIGN §1, step 3).
 
 ``micro`` and ``deep`` answer with the LLM; ``tool`` answers when a tool for the intent is registered (the chat
-flow falls back to the LLM when the message lacks the tool's arguments). The planner comes later. The policy
-decides what it *would* do and says honestly what it did instead in :attr:`RouteDecision.reason`.
+flow hands the message to the planner when the message lacks the tool's arguments); ``planner`` when the chat
+service has one (it always has in the app; unit tests may leave it out). The policy decides what it *would* do
+and says honestly what it did instead in :attr:`RouteDecision.reason`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Final, Literal
 
 Route = Literal["tool", "micro", "planner", "deep"]
 
-#: Routes that can answer in this build; the others fall back to the nearest one that can.
+#: Routes that always answer; the others fall back to the nearest one that can.
 AVAILABLE: Final[frozenset[str]] = frozenset({"micro", "deep"})
+WITH_PLANNER: Final[frozenset[str]] = AVAILABLE | {"planner"}
 FALLBACK: Final[dict[str, Route]] = {"tool": "micro", "planner": "deep"}
 
 MICRO_INTENTS: Final = frozenset({"greeting.hello", "smalltalk"})
@@ -49,16 +51,18 @@ def choose_route(
     route_hint: str | None = None,
     force_route: Route | None = None,
     tools: frozenset[str] = frozenset(),
+    available: frozenset[str] = AVAILABLE,
 ) -> RouteDecision:
     """Decide the route for a parsed message; ``force_route`` (from the request) wins over the NLU. ``tools``:
-    the intents a registered tool answers (the tool route exists only for those)."""
+    the intents a registered tool answers (the tool route exists only for those); ``available``: the LLM routes
+    that can answer."""
     if force_route is not None:
         wanted, reason = force_route, "forced"
     else:
         wanted, reason = _wanted(intent, route_hint)
     if wanted == "tool" and intent in tools:
         return RouteDecision(route="tool", wanted="tool", reason=reason)
-    if wanted in AVAILABLE:
+    if wanted in available:
         return RouteDecision(route=wanted, wanted=wanted, reason=reason)
-    fallback = FALLBACK[wanted]
+    fallback = "planner" if wanted == "tool" and "planner" in available else FALLBACK[wanted]
     return RouteDecision(route=fallback, wanted=wanted, reason=f"{reason}:{wanted}_unavailable")

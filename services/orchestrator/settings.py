@@ -31,6 +31,11 @@ class OrchestratorSettings(SignedServiceSettings):
     temperature: float = Field(default=0.3, ge=0, le=2)
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
     num_predict_deep: int = Field(default=384, ge=1, le=32768)
+    # Tokens for one planner step ({"namn", "uppgift", "svar"}).
+    num_predict_planner: int = Field(default=160, ge=16, le=8192)
+    # A larger model for the deep route (a name the LLM server knows); empty: the model above, with the longer
+    # deep budget.
+    deep_model: str = ""
     # Small models loop on long Swedish answers; a mild penalty keeps them from repeating whole sentences.
     repeat_penalty: float = Field(default=1.15, ge=0.5, le=2.0)
     llm_retry_after_s: float = Field(default=5.0, gt=0)

@@ -148,3 +148,37 @@ def test_routing_is_visible_to_admins(stack: Stack) -> None:
     assert body["window"]["shared"] is True and body["window"]["shares"]["tool"] > 0
     assert sum(body["replica_decisions"]["tool"].values()) >= 1
     assert {"time.now", "math.calculate", "timer.set", "weather.lookup"} <= set(body["tools"])
+
+
+def _planned(stack: Stack, message: str, claims: Claims = USER) -> dict[str, Any]:
+    response = _signed(stack.orchestrator, "POST", "/api/chat", {"message": message}, claims)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["route"] == "planner", body
+    return body
+
+
+def test_the_planner_runs_each_task_s_tool_without_the_llm(stack: Stack) -> None:
+    body = _planned(stack, "Vad är klockan i Tokyo och sen vad är 15 procent av 340?")
+    assert [t["name"] for t in body["tools"]] == ["time.now", "math.calculate"]
+    assert body["model"] is None and body["route_reason"].endswith("planner_tools")  # the LLM is down: never asked
+    assert "Tokyo" in body["response"] and "51" in body["response"]
+
+
+def test_the_planner_asks_for_what_a_tool_task_lacks(stack: Stack) -> None:
+    body = _planned(stack, "sätt en timer")
+    assert body["tools"] == [] and body["model"] is None and "Hur lång" in body["response"]
+
+
+def test_a_task_the_planner_must_ask_the_llm_about_is_a_clean_503_while_the_llm_is_down(stack: Stack) -> None:
+    response = _signed(stack.orchestrator, "POST", "/api/chat", {"message": "ring tandläkaren och avboka min tid"})
+    assert response.status_code == 503 and response.json()["code"] == "dependency_down", response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_planner_refuses_a_tool_the_key_was_not_granted_before_running_any(stack: Stack) -> None:
+    message = {"message": "sätt en timer på 7 minuter för teet och sen vad är 2 plus 2"}
+    response = _signed(stack.orchestrator, "POST", "/api/chat", message, Claims("acme", "user", "k-t", ("timer.set",)))
+    assert response.status_code == 403 and response.json()["code"] == "tool_denied", response.text
+    status = _signed(stack.orchestrator, "POST", "/api/chat", {"message": "hur mycket tid är kvar på timrarna?"})
+    assert "teet" not in status.json()["response"]  # refused as a whole: no timer was set

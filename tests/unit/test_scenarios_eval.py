@@ -32,6 +32,7 @@ def answer(
     response: str = "Klockan är 14:05.",
     cache_hit: bool = False,
     route_reason: str = "hint_tool",
+    model: str | None = "smollm2:135m",
 ) -> dict[str, Any]:
     if intent == "":  # the intent of the first tool, as on the tool route
         intent = tools[0]["name"] if tools else "time.now"
@@ -43,7 +44,7 @@ def answer(
         "confidence": 0.9,
         "tools": tools or [],
         "cache": {"hit": cache_hit, "tier": 1 if cache_hit else None, "kind": "exact" if cache_hit else None},
-        "model": None if route == "tool" else "smollm2:135m",
+        "model": None if route == "tool" else model,
         "latency_ms": 3.0,
         "request_id": "r",
     }
@@ -185,7 +186,7 @@ def test_intent_and_route_accuracy_credit_an_unavailable_wanted_route() -> None:
 
 
 def test_latency_percentiles_per_route_and_llm_share() -> None:
-    rows = [Scenario(str(i), "x") for i in range(6)]
+    rows = [Scenario(str(i), "x") for i in range(7)]
     replies = [
         ok(answer(route="tool"), 10.0),
         ok(answer(route="tool"), 30.0),
@@ -193,12 +194,13 @@ def test_latency_percentiles_per_route_and_llm_share() -> None:
         ok(answer(route="deep", intent="info.query"), 1000.0),
         ok(answer(route="deep", intent="info.query", cache_hit=True), 5.0),
         Reply(500, {"code": "internal_error"}, 50.0),
+        ok(answer(route="planner", intent="timer.set", model=None), 60.0),  # tools only, no LLM
     ]
     result = score(rows, replies)
-    assert result["route_p95_ms"] == {"tool": 29.0, "micro": 200.0, "deep": 950.25}
-    assert result["route_n"] == {"tool": 2, "micro": 1, "deep": 2}
-    assert result["p50_ms"] == 40.0  # over every HTTP answer, the 500 included
-    assert result["llm_share"] == 0.4  # micro + uncached deep, of five 200s
+    assert result["route_p95_ms"] == {"tool": 29.0, "micro": 200.0, "planner": 60.0, "deep": 950.25}
+    assert result["route_n"] == {"tool": 2, "micro": 1, "planner": 1, "deep": 2}
+    assert result["p50_ms"] == 50.0  # over every HTTP answer, the 500 included
+    assert result["llm_share"] == round(2 / 6, 4)  # micro + uncached deep, of six 200s
     assert result["cache_hits"] == 1
     assert percentile([], 95) is None and percentile([7.0], 95) == 7.0
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95) == 9.55

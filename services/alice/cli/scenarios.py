@@ -30,8 +30,8 @@ Scoring (:func:`score`, pure):
   tool with ``ok`` true (only good tool answers are cached) whose arguments are not checked; ``cache_hits``
   says how many answers came from the cache.
 - ``p50_ms``/``p95_ms``: client-side latency of every request that got an HTTP answer; ``route_p95_ms`` by the
-  route that answered (HTTP 200); ``llm_share``: share of HTTP 200 answers neither on the tool route nor from
-  the cache.
+  route that answered (HTTP 200); ``llm_share``: share of HTTP 200 answers an LLM wrote (``model`` set) that
+  did not come from the cache; a planner answer that only ran tools names no model.
 """
 
 from __future__ import annotations
@@ -334,11 +334,11 @@ def _share(part: int, whole: int) -> float | None:
 def _latencies(replies: Sequence[Reply]) -> dict[str, Any]:
     answered = [r for r in replies if r.status is not None]
     ok = [r.body for r in replies if r.status == 200 and r.body is not None]
-    by_route: dict[str, list[float]] = {"tool": [], "micro": [], "deep": []}
+    by_route: dict[str, list[float]] = {"tool": [], "micro": [], "planner": [], "deep": []}
     for reply in replies:
         if reply.status == 200 and reply.body is not None:
             by_route.setdefault(str(reply.body.get("route")), []).append(reply.latency_ms)
-    llm = sum(1 for b in ok if b.get("route") != "tool" and not _mapping(b.get("cache")).get("hit"))
+    llm = sum(1 for b in ok if b.get("model") and not _mapping(b.get("cache")).get("hit"))  # None: no LLM ran
     return {
         "p50_ms": percentile([r.latency_ms for r in answered], 50),
         "p95_ms": percentile([r.latency_ms for r in answered], 95),
