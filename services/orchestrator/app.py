@@ -167,15 +167,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         generation = Generation(
             settings.num_predict_micro, settings.num_predict_deep, settings.temperature, settings.num_predict_planner
         )
-        deep_llm = None
-        if settings.deep_model and settings.deep_model != settings.model:
-            deep_llm = OllamaLlm(
-                ollama_client,
-                settings.deep_model,
-                settings.llm_timeout_s,
-                settings.llm_retry_after_s,
-                settings.repeat_penalty,
+        route_llms = {
+            route: OllamaLlm(
+                ollama_client, name, settings.llm_timeout_s, settings.llm_retry_after_s, settings.repeat_penalty
             )
+            for route, name in (("micro", settings.micro_model), ("deep", settings.deep_model))
+            if name and name != settings.model
+        }
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
@@ -190,7 +188,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tools=_tool_runner(app, settings, redis, stack),
             window=RouteWindow(redis, settings.route_window, settings.micro_max_share),
             planner_calls=tuple(fibonacci_config().fib_router_max_tool_calls),
-            deep_llm=deep_llm,
+            route_llms=route_llms,
         )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
@@ -198,7 +196,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info(
             "orchestrator_started",
             model=settings.model,
-            deep_model=settings.deep_model or settings.model,
+            route_models={r: m.model for r, m in route_llms.items()},
             nlu_url=settings.nlu_url,
             llm=settings.ollama_host,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -128,12 +128,12 @@ class ChatService:
         tools: ToolRunner | None = None,
         window: RouteWindow | None = None,
         planner_calls: tuple[int, ...] | None = None,
-        deep_llm: Llm | None = None,
+        route_llms: Mapping[str, Llm] | None = None,
     ) -> None:
         self._nlu = nlu
         self._llm = llm
-        #: The deep route's model when a larger one is configured; else the same model with a longer budget.
-        self._deep_llm = deep_llm or llm
+        #: Other models for some routes (a smaller one for micro, a larger one for deep); the rest use ``llm``.
+        self._route_llms = dict(route_llms or {})
         self._metrics = metrics
         self._generation = generation or Generation()
         self._clock = clock
@@ -150,7 +150,7 @@ class ChatService:
         return self._llm.model
 
     def _llm_for(self, route: str) -> Llm:
-        return self._deep_llm if route == "deep" else self._llm
+        return self._route_llms.get(route, self._llm)
 
     async def _understand(self, message: str) -> NluResult | None:
         """The NLU's reading of ``message``, or None when the NLU fails (the chat goes on without it)."""

@@ -36,6 +36,8 @@ class OrchestratorSettings(SignedServiceSettings):
     # A larger model for the deep route (a name the LLM server knows); empty: the model above, with the longer
     # deep budget.
     deep_model: str = ""
+    # A smaller, faster model for the micro route's short answers; empty: the model above.
+    micro_model: str = ""
     # Small models loop on long Swedish answers; a mild penalty keeps them from repeating whole sentences.
     repeat_penalty: float = Field(default=1.15, ge=0.5, le=2.0)
     llm_retry_after_s: float = Field(default=5.0, gt=0)

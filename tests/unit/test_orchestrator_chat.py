@@ -221,3 +221,25 @@ async def test_two_broken_micro_answers_hand_the_message_to_deep() -> None:
     assert answer.route == "deep" and answer.route_reason == "hint_micro:micro_invalid_output"
     assert answer.response == "Hej där!" and llm.formats == [MICRO_SCHEMA, MICRO_SCHEMA, None]
     assert registry.get_sample_value("alice_micro_invalid_outputs_total", {"action": "fallback"}) == 1
+
+
+class OtherLlm(FakeLlm):
+    model = "fake:7b"
+
+
+async def test_a_route_with_its_own_model_answers_with_it_and_names_it() -> None:
+    main, big = FakeLlm(), OtherLlm()
+    registry = CollectorRegistry()
+    service = ChatService(
+        FakeNlu(NluResult(intent="info.query", confidence=0.9, route_hint="deep")),
+        main,
+        ChatMetrics(registry),
+        route_llms={"deep": big},
+    )
+    answer = await service.answer(ChatRequest(message="Varför är himlen blå?"))
+    assert answer.route == "deep" and answer.model == "fake:7b"
+    assert len(big.calls) == 1 and main.calls == []
+    labels = {"route": "deep", "model": "fake:7b", "kind": "prompt"}
+    assert registry.get_sample_value("alice_llm_tokens_total", labels) == 7
+    opened = await service.open_stream(ChatRequest(message="Varför är gräset grönt?", stream=True))
+    assert opened.meta["model"] == "fake:7b"

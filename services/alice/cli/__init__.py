@@ -153,11 +153,12 @@ def up(
     mesh = Mesh(plan)
     mesh.preflight()
     if plan.ollama_host is None:
-        spec = model_catalogue.resolve(model)
-        if not model_catalogue.is_ready(spec, model_catalogue.models_dir()):
-            if not pull:
-                raise ConfigError(f"model {model} is not pulled; run: alice models pull {model}")
-            model_catalogue.pull(model)
+        for name in plan.served_models:
+            spec = model_catalogue.resolve(name)
+            if not model_catalogue.is_ready(spec, model_catalogue.models_dir()):
+                if not pull:
+                    raise ConfigError(f"model {name} is not pulled; run: alice models pull {name}")
+                model_catalogue.pull(name)
     kfile = keys_file()
     dev_key = ensure_dev_key(home, kfile)
     stop = {"flag": False}

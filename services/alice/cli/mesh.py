@@ -80,6 +80,13 @@ class MeshPlan:
     http_transport: str | None = None
     internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
+    @property
+    def served_models(self) -> tuple[str, ...]:
+        """The models the bundled modelserver loads: the main one, and the micro/deep route models when the
+        environment names others (``ORCHESTRATOR_MICRO_MODEL``, ``ORCHESTRATOR_DEEP_MODEL``)."""
+        routes = (os.environ.get(f"ORCHESTRATOR_{r}_MODEL", "").strip() for r in ("MICRO", "DEEP"))
+        return tuple(dict.fromkeys([self.model, *(m for m in routes if m)]))
+
     @classmethod
     def from_env(cls, home: Path, model: str, use_caddy: bool = True) -> MeshPlan:
         return cls(
@@ -279,12 +286,12 @@ class Mesh:
         redis_url = self._start_redis()
         ollama_host = p.ollama_host
         if ollama_host is None:
-            self.progress(f"modelserver: loading {p.model} on :{p.modelserver_port}")
+            self.progress(f"modelserver: loading {', '.join(p.served_models)} on :{p.modelserver_port}")
             self._uvicorn(
                 "modelserver",
                 "modelserver.app:create_app",
                 p.modelserver_port,
-                {**base, "MODELSERVER_MODELS": p.model},
+                {**base, "MODELSERVER_MODELS": ",".join(p.served_models)},
             )
             ollama_host = p.url("modelserver")
         else:
