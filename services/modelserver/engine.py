@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import structlog
-from llama_cpp import Llama, LlamaGrammar, LlamaRAMCache
+from llama_cpp import Llama, LlamaGrammar, LlamaRAMCache, LlamaState
 
 from alice.errors import ModelError
 from alice.models import ModelSpec, is_ready, model_path, verify
@@ -71,6 +71,26 @@ class MeteredLlama(Llama):
         if self.meter is not None:
             self.meter.on_sample(self.n_tokens)
         return token
+
+    def save_state(self) -> LlamaState:
+        """The state for the prompt cache without the score matrix (n_batch × vocabulary floats, 311 MB for
+        Qwen2.5): llama-cpp-python copies it into every saved state but its RAM cache does not count it, so a
+        512 MiB cache grew the process by gigabytes. One row is kept (loading broadcasts it); the sampler reads
+        the logits from llama.cpp, and a loaded prefix always re-evaluates at least its last token."""
+        full = self.scores
+        self.scores = full[max(0, min(self.n_tokens, len(full)) - 1) :][:1]
+        try:
+            return super().save_state()
+        finally:
+            self.scores = full
+
+
+class CountedRAMCache(LlamaRAMCache):
+    """llama-cpp-python's RAM state cache, counting every byte a state holds (its size counts the KV data only)."""
+
+    @property
+    def cache_size(self) -> int:
+        return sum(s.llama_state_size + s.scores.nbytes + s.input_ids.nbytes for s in self.cache_state.values())
 
 
 def iter_pieces(llama: Llama, job: Job) -> Generator[tuple[str, str | None], None, None]:
@@ -154,7 +174,7 @@ class Engine:
             verbose=False,
         )
         if s.state_cache_bytes:
-            llama.set_cache(LlamaRAMCache(capacity_bytes=s.state_cache_bytes))
+            llama.set_cache(CountedRAMCache(capacity_bytes=s.state_cache_bytes))
         self._llama = llama
 
     def ensure_ready(self) -> None:

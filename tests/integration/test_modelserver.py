@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import ollama
+import psutil
 import pytest
 from pydantic import BaseModel, Field
 
@@ -201,6 +202,30 @@ def test_repeated_prefix_is_not_evaluated_again(client: ollama.Client) -> None:
     warm = client.chat(model=MODEL, messages=messages, options={"temperature": 0, "num_predict": 2})
     assert cold.prompt_eval_count and cold.prompt_eval_count > 150
     assert warm.prompt_eval_count is not None and warm.prompt_eval_count < 20  # only the new user turn
+
+
+def test_alternating_system_prompts_both_stay_warm_without_growing_the_process(
+    server: Proc, client: ollama.Client
+) -> None:
+    """The state cache keeps the prefix of each route's prompt, and a saved state does not carry llama-cpp's
+    n_tokens × vocabulary score matrix (≈ 50 MB a state for this model, uncounted by its cache)."""
+    prompts = [f"You are Alice. Route {name}. " + f"Answer in Swedish about {name}. " * 25 for name in "AB"]
+    counts: list[int] = []
+
+    def ask(i: int, text: str) -> None:
+        messages = [{"role": "system", "content": prompts[i % 2]}, {"role": "user", "content": text}]
+        reply = client.chat(model=MODEL, messages=messages, options={"temperature": 0, "num_predict": 2})
+        counts.append(reply.prompt_eval_count or 0)
+
+    ask(0, "Hej")
+    ask(1, "Hej")
+    rss = psutil.Process(server.popen.pid).memory_info().rss
+    for i in range(8):
+        ask(i, f"Fråga {i}")
+    grown = psutil.Process(server.popen.pid).memory_info().rss - rss
+    assert counts[0] > 150 and counts[1] > 150
+    assert max(counts[2:]) < 20, counts  # each prompt's prefix came back from the state cache
+    assert grown < 150 * 1024 * 1024, f"the process grew by {grown / 2**20:.0f} MiB"
 
 
 def wait_cancelled(server: Proc, before: float, timeout_s: float = 20) -> float:
