@@ -1,7 +1,8 @@
 """The planner route: a request with several tasks, or one the tools cannot take as it stands.
 
 1. **Split** the message into tasks at sequencing words, commas and "och" (:func:`split_tasks`), and read each
-   task with the NLU. A task whose intent has a tool runs that tool at once, without an LLM (a free-text task
+   task with the NLU. A task the NLU reads as a tool intent at confidence ≥ φ⁻¹ (0.618) runs that tool at once,
+   without an LLM (a free-text task
    such as an e-mail keeps a trailing "och …" clause as its body). A tool task without its arguments ("sätt en
    timer", "boka möte med Anna") gets the tool's follow-up question instead ("Hur lång ska timern vara?").
 2. **Budget**: the number of tasks (1, 2, 3+) picks the most tool calls from ``FIB_ROUTER_MAX_TOOL_CALLS``
@@ -45,8 +46,8 @@ FOLLOW_UPS: Final[dict[str, str]] = {
     "calendar.create_draft": "Vilken dag och tid ska jag lägga in det?",
 }
 GENERIC_FOLLOW_UP: Final = "Jag behöver fler uppgifter för att göra det: {task}. Kan du berätta mer?"
-#: A task split off a longer message runs its tool without the LLM only at this NLU confidence or above (φ⁻¹):
-#: a fragment such as "avboka min tid" is read as ``time.now`` at 0.36, and must not set anything off.
+#: A planner task runs its tool without the LLM only at this NLU confidence or above (φ⁻¹): the planner gets
+#: what the NLU was unsure of, and a fragment such as "avboka min tid" is read as ``time.now`` at 0.36.
 PIECE_MIN_CONFIDENCE: Final = 0.618
 NOT_DONE: Final = "Det här kan jag tyvärr inte hjälpa till med: {tasks}."
 #: The most LLM steps per request (each one is a whole LLM call).
@@ -200,15 +201,11 @@ class Task:
     text: str
     nlu: NluResult | None
 
-    piece: bool = False
-
     def tool(self, tools: Sequence[str]) -> str | None:
-        """The tool the NLU reads this task as, if it is one of ``tools`` (a piece of a longer message only when
-        the NLU is sure of it: :data:`PIECE_MIN_CONFIDENCE`)."""
+        """The tool the NLU reads this task as, if it is one of ``tools`` and the NLU is sure of it
+        (:data:`PIECE_MIN_CONFIDENCE`)."""
         nlu = self.nlu
-        if nlu is None or nlu.intent not in tools:
-            return None
-        if self.piece and nlu.confidence < PIECE_MIN_CONFIDENCE:
+        if nlu is None or nlu.intent not in tools or nlu.confidence < PIECE_MIN_CONFIDENCE:
             return None
         return nlu.intent
 
@@ -239,11 +236,11 @@ class Planner:
         tools = tuple(TOOL_HINTS)
         for text, nlu in zip(pieces, readings, strict=True):
             last = tasks[-1] if tasks else None
-            if last is not None and _continues(last, Task(text, nlu, piece=True), tools):
+            if last is not None and _continues(last, Task(text, nlu), tools):
                 joined = f"{last.text} och {text}"
-                tasks[-1] = Task(joined, await self._parse(joined), piece=True)
+                tasks[-1] = Task(joined, await self._parse(joined))
             else:
-                tasks.append(Task(text, nlu, piece=True))
+                tasks.append(Task(text, nlu))
         return tasks
 
     async def run(
