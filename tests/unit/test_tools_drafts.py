@@ -305,6 +305,8 @@ def test_email_without_anything_to_say_asks() -> None:
         ("skriv ett mejl om fakturan till Anna", "Anna", ("Fakturan", "Jag skriver angående fakturan.")),
         ("skicka ett mail till Axel med agendan", "Axel", ("Agendan", "Här kommer agendan.")),
         ("skriv till Peter och fråga om han kan ta mötet", "Peter", ("En fråga", "Jag undrar om han kan ta mötet.")),
+        ("mejla Siv: jag tar med kaffet", "Siv", ("Jag tar med kaffet", "Jag tar med kaffet.")),
+        ("mejla Siv om mötet kl 14:30", "Siv", ("Mötet kl 14:30", "Jag skriver angående mötet kl 14:30.")),
         ("skriv ett mejl till Anna", "Anna", None),
     ],
 )

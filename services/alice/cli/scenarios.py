@@ -6,7 +6,7 @@ Rows (JSON Lines) are ``{"id", "prompt", "expected_intent"?, "expected_route"?, 
 a timer an earlier row started.
 
 Upstream rows (``../shared/data/scenarios/upstream_dev.jsonl``: ``upstream_intent`` in upstream's own
-vocabulary) need ``labels``, a map ``[{"id", "intent", "note"?}]`` such as ``nlu/data/scenarios_map.json``:
+vocabulary) need ``labels``, a map ``[{"id", "intent", "tools"?, "route"?, "note"?}]`` such as ``nlu/data/scenarios_map.json``:
 each mapped row gets ``expected_intent`` from the map, ``expected_tools = [intent]`` when the intent is a tool
 intent (a tool's name is its intent's), and ``expected_route`` = the intent's route hint (``nlu.intents``);
 upstream's own route and tools are ignored. Rows the map does not name are left out; a map id without a row is
@@ -120,13 +120,17 @@ def read_label_map(path: Path) -> dict[str, dict[str, Any]]:
     return {e["id"]: e for e in entries}
 
 
-def relabel(row: Mapping[str, Any], intent: str) -> dict[str, Any]:
-    """An upstream row with Alice's labels: the intent, its tool (a tool intent's tool has its name), its route."""
+def relabel(row: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An upstream row with Alice's labels from its map ``entry``: the intent, its tool (a tool intent's tool has
+    its name) and its route, unless the entry names the ``tools`` and ``route`` itself (several tasks; a tool
+    intent without its arguments, which the planner asks about)."""
     from nlu.intents import TOOL_INTENTS, route_hint
 
+    intent = str(entry["intent"])
     kept = {k: v for k, v in row.items() if k in ("id", "prompt")}
-    tools = [intent] if intent in TOOL_INTENTS else []
-    return {**kept, "expected_intent": intent, "expected_route": route_hint(intent), "expected_tools": tools}
+    tools = entry.get("tools", [intent] if intent in TOOL_INTENTS else [])
+    route = entry.get("route", route_hint(intent))
+    return {**kept, "expected_intent": intent, "expected_route": route, "expected_tools": tools}
 
 
 def read_scenarios(path: Path, labels: Path | None = None, say: Say = _stderr) -> list[Scenario]:
@@ -142,7 +146,7 @@ def read_scenarios(path: Path, labels: Path | None = None, say: Say = _stderr) -
             entry = label_map.get(str(row.get("id")))
             if entry is None:
                 continue
-            row = relabel(row, entry["intent"])
+            row = relabel(row, entry)
         elif "upstream_intent" in row and "expected_intent" not in row:
             raise ConfigError(f"{where}: an upstream row (upstream_intent) needs --labels MAP to get Alice's intent")
         scenario = _scenario(row, where)

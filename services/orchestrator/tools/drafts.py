@@ -409,6 +409,7 @@ _RECIPIENT_RE: Final = re.compile(
 _TELL: Final = r"(?:säg|berätta|skriv|meddela)"
 _CONTENT_RULES: Final = (
     # (pattern, kind); the first rule that matches wins
+    (re.compile(r"\w:\s+(?P<x>.+)", re.I), "say"),  # "mail till Anders: kommer 10 min sent" (not "14:30")
     (re.compile(rf"\boch\s+{_TELL}(?:\s+(?:henne|honom|dem))?(?:\s+att)?\s+(?P<x>.+)", re.I), "say"),
     (re.compile(r"\boch\s+tacka\s+för\s+(?P<x>.+)", re.I), "thanks"),
     (re.compile(r"\boch\s+fråga\s+(?:om\s+)?(?P<x>.+)", re.I), "ask"),
