@@ -6,9 +6,10 @@ Rows (JSON Lines) are ``{"id", "prompt", "expected_intent"?, "expected_route"?, 
 a timer an earlier row started.
 
 Upstream rows (``../shared/data/scenarios/upstream_dev.jsonl``: ``upstream_intent`` in upstream's own
-vocabulary) need ``labels``, a map ``[{"id", "intent", "tools"?, "route"?, "note"?}]`` such as ``nlu/data/scenarios_map.json``:
-each mapped row gets ``expected_intent`` from the map, ``expected_tools = [intent]`` when the intent is a tool
-intent (a tool's name is its intent's), and ``expected_route`` = the intent's route hint (``nlu.intents``);
+vocabulary) need ``labels``, a map ``[{"id", "intent", "tools"?, "route"?, "note"?}]`` such as
+``nlu/data/scenarios_map.json``: each mapped row gets ``expected_intent`` from the map, ``expected_tools =
+[intent]`` when the intent is a tool intent (a tool's name is its intent's), and ``expected_route`` = the
+intent's route hint (``nlu.intents``), unless the entry names its own ``tools`` and ``route``;
 upstream's own route and tools are ignored. Rows the map does not name are left out; a map id without a row is
 an error.
 
