@@ -347,8 +347,9 @@ class ChatService:
         return plan, response
 
     # -- planner ----------------------------------------------------------------------------------------------
-    async def _planned(self, plan: Plan, caller: Caller) -> ChatResponse:
-        """The planner route's answer: tools run straight from the NLU where it can, LLM steps for the rest."""
+    async def _planned(self, plan: Plan, caller: Caller) -> tuple[Plan, ChatResponse | None]:
+        """The planner route's answer: tools run straight from the NLU where it can, LLM steps for the rest; when
+        it has nothing to say (no tool, no question, no reply) the plan re-routed to deep."""
         assert self.tools is not None and self._planner_calls is not None  # noqa: S101 - checked by the caller
         runner = self.tools
         names = sorted(runner.intents())
@@ -366,7 +367,11 @@ class ChatService:
 
         planner = Planner(self._understand, run_tool, ask, self._planner_calls)
         run = await planner.run(plan.message, plan.nlu, names, [n for n in names if allowed(n, caller.tools)])
-        return await self._planner_response(plan, run)
+        if run.empty:
+            decision = RouteDecision(route="deep", wanted="planner", reason=f"{plan.decision.reason}:planner_no_tool")
+            structlog.contextvars.bind_contextvars(route="deep", route_reason=decision.reason)
+            return replace(plan, decision=decision), None
+        return plan, await self._planner_response(plan, run)
 
     async def _planner_response(self, plan: Plan, run: PlannerRun) -> ChatResponse:
         reason = plan.decision.reason if run.llm_steps else f"{plan.decision.reason}:{run.reason}"
@@ -408,7 +413,9 @@ class ChatService:
             return answered
         await self._refuse_remembered_failure(plan)
         if plan.decision.route == "planner" and self._planner_calls is not None:
-            return await self._planned(plan, caller)
+            plan, planned = await self._planned(plan, caller)
+            if planned is not None:
+                return planned
         text: str | None = None
         if plan.decision.route == "micro":
             plan, text = await self._micro(plan)
@@ -486,7 +493,9 @@ class ChatService:
             return _cached_stream(answered)
         await self._refuse_remembered_failure(plan)
         if plan.decision.route == "planner" and self._planner_calls is not None:
-            return _cached_stream(await self._planned(plan, caller))
+            plan, planned = await self._planned(plan, caller)
+            if planned is not None:
+                return _cached_stream(planned)
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()

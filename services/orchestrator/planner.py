@@ -175,6 +175,14 @@ class PlannerRun:
     llm_steps: int = 0
     skipped: list[str] = field(default_factory=list)
     reason: str = "planner"
+    #: Tasks no tool took (the LLM was asked about them).
+    left: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to say: no tool ran, nothing to ask, and the LLM gave no reply (an open question, which the
+        deep route answers better)."""
+        return not (self.results or self.questions or self.skipped or self.reply.strip())
 
     def answer(self) -> str:
         """The Swedish answer: each tool's answer, what was skipped for the budget, then the LLM's reply."""
@@ -184,6 +192,8 @@ class PlannerRun:
             parts.append("Jag hann inte med allt på en gång. Fråga gärna igen om: " + "; ".join(self.skipped) + ".")
         if self.reply.strip():
             parts.append(self.reply.strip())
+        elif self.left and parts:
+            parts.append(NOT_DONE.format(tasks="; ".join(self.left)))
         return " ".join(parts) or "Jag kunde tyvärr inte hjälpa till med det. Kan du formulera om frågan?"
 
 
@@ -272,6 +282,7 @@ class Planner:
                     run.questions.append(FOLLOW_UPS.get(name) or GENERIC_FOLLOW_UP.format(task=task.text))
                 else:
                     run.results.append(result)
+        run.left = left
         if left:
             offered = [t for t in granted_tools if t in READ_ONLY_TOOLS]
             await self._steps(message, offered, run, used, left, budget)
@@ -293,10 +304,10 @@ class Planner:
             run.llm_steps += 1
             step = parse_step(raw, choosable)
             if step is None:
-                run.reply = _salvage(raw) or NOT_DONE.format(tasks="; ".join(left))
+                run.reply = _salvage(raw)
                 return
             if step.namn == NONE or not step.uppgift.strip():
-                run.reply = step.svar.strip() or NOT_DONE.format(tasks="; ".join(left))
+                run.reply = step.svar.strip()
                 return
             used.add(step.namn)
             nlu = await self._parse(step.uppgift)

@@ -159,11 +159,14 @@ def test_signed_chat_answers_and_ids_propagate(stack: Stack) -> None:
 def test_force_route_reports_what_answered(stack: Stack) -> None:
     response = _post(stack.orchestrator, _chat_body("Hej!", force_route="planner"))
     assert response.status_code == 200, response.text
-    assert (response.json()["route"], response.json()["route_reason"]) == ("deep", "forced:planner_unavailable")
+    assert (response.json()["route"], response.json()["route_reason"]) in {
+        ("planner", "forced"),  # the step model answered
+        ("deep", "forced:planner_no_tool"),  # it had nothing to say: deep answered
+    }
 
 
 def test_stream_sends_meta_deltas_done(stack: Stack) -> None:
-    body = _chat_body("Berätta om Stockholm.", stream=True)
+    body = _chat_body("Berätta om Stockholm.", stream=True, force_route="deep")  # the LLM's own tokens
     response = _post(stack.orchestrator, body)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")

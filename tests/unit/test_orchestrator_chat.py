@@ -243,3 +243,22 @@ async def test_a_route_with_its_own_model_answers_with_it_and_names_it() -> None
     assert registry.get_sample_value("alice_llm_tokens_total", labels) == 7
     opened = await service.open_stream(ChatRequest(message="Varför är gräset grönt?", stream=True))
     assert opened.meta["model"] == "fake:7b"
+
+
+async def test_a_planner_with_nothing_to_say_hands_the_message_to_deep() -> None:
+    from orchestrator.toolflow import ToolRunner
+    from orchestrator.tools.registry import ToolRegistry
+
+    llm = FakeLlm()
+    llm.json_answers = ['{"namn": "inget", "uppgift": "", "svar": ""}']
+    registry = CollectorRegistry()
+    service = ChatService(
+        FakeNlu(NluResult(intent="out_of_scope", confidence=0.5, route_hint="planner")),
+        llm,
+        ChatMetrics(registry),
+        tools=ToolRunner(ToolRegistry()),
+        planner_calls=(1, 2, 3),
+    )
+    answer = await service.answer(ChatRequest(message="Berätta om Stockholm."))
+    assert (answer.route, answer.route_reason) == ("deep", "hint_planner:planner_no_tool")
+    assert answer.response == "Hej där!" and len(llm.calls) == 2  # one planner step, then deep

@@ -183,15 +183,16 @@ def test_a_restated_task_with_an_invented_argument_or_another_reading_is_not_run
     assert rec.ran == [] and run.answer() == "Jag kan inte ringa."  # a task the user never asked for
 
 
-def test_broken_llm_output_keeps_a_readable_answer_or_says_it_could_not_help() -> None:
+def test_broken_llm_output_keeps_a_readable_answer_or_says_what_was_not_done() -> None:
     assert parse_step("inte json", TOOLS) is None
     assert parse_step(step("bank.pay", "betala"), TOOLS) is None  # a tool it was not offered
     rec = Recorder(['{"namn": "bank.pay", "svar": "Jag kan inte betala räkningar."}'])
     assert asyncio.run(rec.plan("betala elräkningen")).answer() == "Jag kan inte betala räkningar."
     rec = Recorder(["{{{"])
-    assert asyncio.run(rec.plan("betala elräkningen")).answer() == (
-        "Det här kan jag tyvärr inte hjälpa till med: betala elräkningen."
-    )
+    assert asyncio.run(rec.plan("betala elräkningen")).empty  # nothing to say: the chat flow asks deep
+    rec = Recorder(["{{{"])
+    run = asyncio.run(rec.plan("sätt en timer på 5 min och betala elräkningen"))
+    assert run.answer() == "[timer.set klart] Det här kan jag tyvärr inte hjälpa till med: betala elräkningen."
 
 
 def test_a_piece_the_nlu_is_unsure_of_sets_nothing_off() -> None:
