@@ -88,9 +88,9 @@ def test_tool_precision_and_recall_count_wrong_missing_and_extra_calls() -> None
     # made: 4 calls, 1 right; expected: 4 calls, 1 made right
     assert result["tool_precision"] == 0.25
     assert result["tool_recall"] == 0.25
-    # "right" and "extra": success is the request's outcome (answered; expected tools ok); a tool nobody asked
-    # for is counted against precision and intent accuracy, and the row is listed among the failures
-    assert result["success_rate"] == 0.4
+    # only "right" succeeds: success is the request's outcome (answered, expected tools ok, no tool nobody asked
+    # for — the greeting that fetched the time did not do what was asked)
+    assert result["success_rate"] == 0.2
     whats = {f["id"]: f["what"] for f in result["failures"]}
     assert set(whats) == {"wrong-tool", "missing", "wrong-args", "extra"}
     assert "unexpected tool date.today" in whats["wrong-tool"] and "missing tool time.now" in whats["wrong-tool"]
@@ -133,7 +133,12 @@ def test_loose_match() -> None:
 
 
 def test_success_needs_an_ok_tool_and_a_non_empty_answer() -> None:
-    rows = [tool_row("ok", "weather.lookup"), tool_row("tool-failed", "weather.lookup"), Scenario("empty", "hej")]
+    rows = [
+        tool_row("ok", "weather.lookup"),
+        tool_row("tool-failed", "weather.lookup"),
+        Scenario("empty", "hej"),
+        tool_row("bad-place", "weather.lookup"),
+    ]
     replies = [
         ok(answer(tools=[call("weather.lookup")])),
         ok(
@@ -143,13 +148,20 @@ def test_success_needs_an_ok_tool_and_a_non_empty_answer() -> None:
             )
         ),
         ok(answer(route="micro", intent="greeting.hello", response="  ")),
+        ok(answer(tools=[call("weather.lookup", ok=False, result={"error": "unknown_place"})])),
     ]
     result = score(rows, replies)
-    assert result["success_rate"] == round(1 / 3, 4)
+    assert result["success_rate"] == 0.25
+    # only the unreachable service is the environment's fault: the online rate leaves that one row out
+    assert result["offline_failures"] == 1 and result["success_rate_online"] == round(1 / 3, 4)
     # a call that failed was still the right call: precision and recall measure the choice, success the outcome
     assert result["tool_precision"] == result["tool_recall"] == 1.0
     whats = {f["id"]: f["what"] for f in result["failures"]}
-    assert whats == {"tool-failed": "weather.lookup failed: weather_unreachable", "empty": "empty answer"}
+    assert whats == {
+        "tool-failed": "weather.lookup failed: weather_unreachable",
+        "empty": "empty answer",
+        "bad-place": "weather.lookup failed: unknown_place",
+    }
 
 
 def test_http_errors_are_failures_with_their_status() -> None:

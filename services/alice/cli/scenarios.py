@@ -25,8 +25,11 @@ Scoring (:func:`score`, pure):
   of a list or value of an object), numbers by numeric equality, booleans exactly; a key missing from the
   call's ``args`` is looked up in its ``result`` (so ``{"value": 391}`` checks a calculation's answer and
   ``{"memories": "blomkrukan"}`` a recalled memory).
-- ``success_rate``: HTTP 200 with a non-empty answer and, on rows with expected tools, every one of them matched
-  by a call whose ``result.ok`` is true.
+- ``success_rate``: HTTP 200 with a non-empty answer, every expected tool matched by a call whose ``result.ok`` is
+  true, and no tool called that the row does not expect (a goodbye that fetched the weather is not a success).
+- ``offline_failures``: rows that failed only because an external service (Open-Meteo) could not be reached
+  (tool error ``*_unreachable``/``*_timeout``); ``success_rate_online`` leaves them out of the count. Both are
+  reported: on a machine without internet the weather rows cannot succeed whatever Alice does.
 - A cached answer carries no tool call: a cache hit on the tool route counts as a call of the cached intent's
   tool with ``ok`` true (only good tool answers are cached) whose arguments are not checked; ``cache_hits``
   says how many answers came from the cache.
@@ -252,6 +255,7 @@ class Verdict:
     intent_ok: bool | None = None
     route_ok: bool | None = None
     success: bool = False
+    offline: bool = False
     problems: list[str] = field(default_factory=list)
 
 
@@ -306,8 +310,15 @@ def judge(row: Scenario, reply: Reply) -> Verdict:
     answered = bool(str(body.get("response") or "").strip())
     if not answered:
         verdict.problems.append("empty answer")
-    verdict.success = answered and len(matched) == len(row.expected_tools) and not failed
+    complete = answered and len(matched) == len(row.expected_tools) and verdict.made == len(matched)
+    verdict.success = complete and not failed
+    verdict.offline = complete and bool(failed) and all(_offline(_error_of(calls, name)) for name in failed)
     return verdict
+
+
+def _offline(error: str) -> bool:
+    """A tool error that says an external service could not be reached (not Alice's mistake)."""
+    return error.endswith(("_unreachable", "_timeout"))
 
 
 def _http_problem(reply: Reply) -> str:
@@ -378,6 +389,8 @@ def score(rows: Sequence[Scenario], replies: Sequence[Reply]) -> dict[str, Any]:
         "tool_precision": _share(sum(v.matched for v in verdicts), sum(v.made for v in verdicts)),
         "tool_recall": _share(sum(v.matched for v in verdicts), sum(v.expected for v in verdicts)),
         "success_rate": _share(sum(v.success for v in verdicts), len(verdicts)),
+        "offline_failures": sum(v.offline for v in verdicts),
+        "success_rate_online": _share(sum(v.success for v in verdicts), sum(not v.offline for v in verdicts)),
         **_latencies(replies),
         "per_intent_accuracy": {k: _share(sum(v), len(v)) for k, v in sorted(per_intent.items())},
         "failures": failures,
