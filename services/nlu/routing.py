@@ -14,7 +14,9 @@ Rules, first match wins:
    with no date or time). Pausing or resuming a timer needs none. An e-mail draft needs no entity: a recipient
    named without a preposition ("mejla Karin att …") or by role ("till hyresvärden") is not an entity, and the
    draft tool leaves an unknown address empty and says so.
-4. Otherwise the intent's own hint (:func:`nlu.intents.route_hint`): tool, micro (greeting, smalltalk) or deep
+4. ``time.now`` / ``date.today`` on a message that is nothing but a clock time or a date ("Klockan 14", "på
+   fredag") → ``planner``: it states a value (most likely answering an earlier question) and asks nothing.
+5. Otherwise the intent's own hint (:func:`nlu.intents.route_hint`): tool, micro (greeting, smalltalk) or deep
    (``info.query``).
 """
 
@@ -42,6 +44,9 @@ _MULTI_STEP: Final = re.compile(
     re.IGNORECASE,
 )
 _JOINED: Final = re.compile(r"(\boch\b|,|;)", re.IGNORECASE)
+#: Intents that ask about now; a bare clock time or date is not such a question.
+_ASKS_NOW: Final = frozenset({"time.now", "date.today"})
+_WORD: Final = re.compile(r"\w+")
 #: Intents the micro route answers together: a greeting joined with chit-chat is not two tasks.
 _CONVERSATIONAL: Final = frozenset({"greeting.hello", "smalltalk"})
 
@@ -55,6 +60,15 @@ def missing_entities(label: str, entities: Iterable[Mapping[str, Any]], text: st
     if exempt is not None and exempt.search(text.lower()):
         return False
     return not any(e.get("type") in required for e in entities)
+
+
+def is_bare_value(text: str, entities: Iterable[Mapping[str, Any]]) -> bool:
+    """True when ``text`` holds entities and no word outside them ("Klockan 14", "imorgon kl 9")."""
+    spans = [(int(e["start"]), int(e["end"])) for e in entities if "start" in e and "end" in e]
+    if not spans:
+        return False
+    rest = "".join(" " if any(s <= i < e for s, e in spans) else ch for i, ch in enumerate(text))
+    return _WORD.search(rest) is None
 
 
 def is_multi_step(text: str, label: str, runner_up: tuple[str, float] | None = None) -> bool:
@@ -82,5 +96,7 @@ def plan_route(
     if text and is_multi_step(text, label, runner_up):
         return "planner"
     if base == "tool" and missing_entities(label, entities, text):
+        return "planner"
+    if label in _ASKS_NOW and text and is_bare_value(text, entities):
         return "planner"
     return base

@@ -81,6 +81,10 @@ def test_articles_and_idioms_are_not_numbers(text: str) -> None:
         ("timer pa tva minuter", 120, "tva minuter"),
         ("vänta ett par minuter", 120, "ett par minuter"),
         ("om 3,5 timmar", 12600, "3,5 timmar"),
+        ("stoppa tiominuterstimern", 600, "tiominuters"),
+        ("hur mycket är kvar på 5-minuterstimern", 300, "5-minuters"),
+        ("en tjugofemminuterstimer för pastan", 1500, "tjugofemminuters"),
+        ("boka ett tvåtimmarsmöte", 7200, "tvåtimmars"),
     ],
 )
 def test_durations_in_seconds(text: str, seconds: int, span: str) -> None:

@@ -78,6 +78,9 @@ def test_not_people(text: str) -> None:
         ("åk till mora", [("mora", "Mora")]),
         ("vädret i Vara", [("Vara", "Vara")]),
         ("hur långt är det mellan Umeå och Luleå", [("Umeå", "Umeå"), ("Luleå", "Luleå")]),
+        ("vi planerar en resa till Japan", [("Japan", "Japan")]),
+        ("semester i Grekland nästa år", [("Grekland", "Grekland")]),
+        ("vädret på Island", [("Island", "Island")]),
     ],
 )
 def test_places(text: str, places: list[tuple[str, str]]) -> None:

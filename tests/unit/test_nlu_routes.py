@@ -122,3 +122,25 @@ def test_a_greeting_with_chit_chat_is_one_micro_answer_not_two_tasks() -> None:
     text = "hallå där, trevligt att höras"
     assert plan_route("greeting.hello", True, [], text, runner_up=("smalltalk", 0.4)) == "micro"
     assert plan_route("greeting.hello", True, [], text, runner_up=("info.query", 0.4)) == "planner"
+
+
+def test_a_bare_time_or_date_asks_nothing_and_goes_to_the_planner() -> None:
+    from nlu.routing import is_bare_value, plan_route
+
+    def span(kind: str, value: object, text: str, whole: str) -> dict[str, object]:
+        start = whole.index(text)
+        return {"type": kind, "value": value, "text": text, "start": start, "end": start + len(text)}
+
+    bare = "Klockan 14"
+    assert is_bare_value(bare, [span("time", "14:00", "Klockan 14", bare)])
+    assert plan_route("time.now", True, [span("time", "14:00", "Klockan 14", bare)], bare) == "planner"
+    both = "imorgon, kl 9"
+    entities = [span("date", "2025-01-02", "imorgon", both), span("time", "09:00", "kl 9", both)]
+    assert plan_route("date.today", True, entities, both) == "planner"
+    question = "är det fredag idag?"
+    entities = [span("date", "2025-01-03", "fredag", question), span("date", "2025-01-01", "idag", question)]
+    assert not is_bare_value(question, entities) and plan_route("date.today", True, entities, question) == "tool"
+    assert not is_bare_value("vad är klockan", []) and plan_route("time.now", True, [], "vad är klockan") == "tool"
+    # only the questions about now: a bare duration is still a timer's argument
+    timer = "fem minuter"
+    assert plan_route("timer.set", True, [span("duration", 300, timer, timer)], timer) == "tool"

@@ -1,4 +1,5 @@
-"""Durations in seconds: "fem minuter", "1,5 timme", "en kvart", "tre kvart", "1 timme och 15 minuter".
+"""Durations in seconds: "fem minuter", "1,5 timme", "en kvart", "tre kvart", "1 timme och 15 minuter", and the
+duration inside a compound ("tiominuterstimern", "10-minuterstimern", "tvåtimmarsmötet").
 
 A quantity directly followed by a unit is a duration; "en"/"ett" count as 1 here because an article in front
 of a unit ("en timme") means one. Adjacent parts with falling units ("1 timme och 15 minuter") are joined into
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from nlu.entities.numbers import QUANTITY, quantity_value
+from nlu.entities.numbers import DIGITS, QUANTITY, WORD_NUMBER, quantity_value
 from nlu.entities.spans import Span, as_number
 
 # (pattern, seconds): longest spellings first inside each pattern so the alternation takes the whole word.
@@ -26,6 +27,10 @@ _UNITS: Final[tuple[tuple[str, int], ...]] = (
 _UNIT_RES: Final = tuple((re.compile(pattern), seconds) for pattern, seconds in _UNITS)
 _UNIT: Final = "|".join(pattern for pattern, _ in _UNITS)
 _QUANTITY_UNIT_RE: Final = re.compile(rf"(?<![\w.,])(?P<qty>{QUANTITY}|en|ett)\s*-?\s*(?P<unit>{_UNIT})(?!\w)")
+# A genitive unit glued to the noun it measures: "tiominuterstimern", "5-minutersäggen", "tvåtimmarsmötet".
+_COMPOUND_RE: Final = re.compile(
+    rf"(?<![\w.,])(?P<qty>{DIGITS}|{WORD_NUMBER})-?(?P<unit>sekunders|minuters|timmars|timmes|dygns|dagars|veckors)(?=\w)"
+)
 # Fixed expressions with no separate quantity: "halvtimme", "trekvart", "en halvtimme".
 _FIXED_RE: Final = re.compile(r"(?<!\w)(?:(?:en|ett)\s+)?(?P<word>halvtimme|halvtimma|trekvart)(?!\w)")
 _FIXED_SECONDS: Final = {"halvtimme": 1800, "halvtimma": 1800, "trekvart": 2700}
@@ -50,6 +55,11 @@ def _parts(folded: str) -> list[tuple[int, int, float, int]]:
             continue
         unit = _unit_seconds(match.group("unit"))
         parts.append((match.start(), match.end(), qty * unit, unit))
+    for match in _COMPOUND_RE.finditer(folded):
+        qty = quantity_value(match.group("qty").replace(" ", ""))
+        if qty is not None and not any(s <= match.start() < e for s, e, _, _ in parts):
+            unit = _unit_seconds(match.group("unit"))
+            parts.append((match.start(), match.end(), qty * unit, unit))
     for match in _FIXED_RE.finditer(folded):
         if not any(s <= match.start() < e for s, e, _, _ in parts):
             seconds = _FIXED_SECONDS[match.group("word")]
