@@ -28,6 +28,14 @@ class NluResult:
     #: The sentence embedding (unit length) when it was asked for; the semantic cache searches with it.
     embedding: np.ndarray | None = field(default=None, compare=False)
     model_version: str | None = None
+    #: The runners-up as (intent, probability), most likely first.
+    alternatives: tuple[tuple[str, float], ...] = ()
+
+    def probability(self, intent: str) -> float:
+        """The NLU's probability of ``intent`` for this text (0 when it is not among the top labels)."""
+        if intent == self.intent:
+            return self.confidence
+        return next((p for label, p in self.alternatives if label == intent), 0.0)
 
 
 class Nlu(Protocol):
@@ -49,6 +57,9 @@ def parse_result(body: Any) -> NluResult:
             entities=tuple(e for e in body.get("entities") or () if isinstance(e, dict)),
             embedding=_embedding(body.get("embedding")),
             model_version=str(version) if version else None,
+            alternatives=tuple(
+                (str(a["label"]), float(a["confidence"])) for a in body.get("alternatives") or () if isinstance(a, dict)
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UpstreamError("nlu answered with an unexpected body") from None

@@ -49,6 +49,11 @@ GENERIC_FOLLOW_UP: Final = "Jag behöver fler uppgifter för att göra det: {tas
 #: A planner task runs its tool without the LLM only at this NLU confidence or above (φ⁻¹): the planner gets
 #: what the NLU was unsure of, and a fragment such as "avboka min tid" is read as ``time.now`` at 0.36.
 PIECE_MIN_CONFIDENCE: Final = 0.618
+#: The LLM's tool choice must be plausible in the user's own words: the NLU gives the tool at least this
+#: probability for one of the tasks left to the LLM ("jag planerar en resa till Japan" is no weather question).
+PLAUSIBLE_MIN_P: Final = 0.1
+#: Tools that need no argument: a task the NLU sends to the planner anyway (a bare "Klockan 14") does not run them.
+_NO_ARGUMENT_TOOLS: Final = frozenset({"time.now", "date.today", "timer.status"})
 NOT_DONE: Final = "Det här kan jag tyvärr inte hjälpa till med: {tasks}."
 #: The most LLM steps per request (each one is a whole LLM call).
 MAX_LLM_STEPS: Final = 2
@@ -217,6 +222,8 @@ class Task:
         nlu = self.nlu
         if nlu is None or nlu.intent not in tools or nlu.confidence < PIECE_MIN_CONFIDENCE:
             return None
+        if nlu.intent in _NO_ARGUMENT_TOOLS and nlu.route_hint == "planner":
+            return None  # the NLU says this is no plain question about now ("Klockan 14" states a time)
         return nlu.intent
 
     def follow_up(self) -> str | None:
@@ -265,12 +272,12 @@ class Planner:
         budget = max_tool_calls(len(tasks), self._max_calls)
         run = PlannerRun()
         used: set[str] = set()
-        left: list[str] = []
+        left: list[Task] = []
         for task in tasks:
             name = task.tool(tools)
             question = task.follow_up()
             if name is None or name in used:
-                left.append(task.text)
+                left.append(task)
             elif question is not None:
                 run.questions.append(question)
             elif len(used) >= budget:
@@ -282,7 +289,7 @@ class Planner:
                     run.questions.append(FOLLOW_UPS.get(name) or GENERIC_FOLLOW_UP.format(task=task.text))
                 else:
                     run.results.append(result)
-        run.left = left
+        run.left = [task.text for task in left]
         if left:
             offered = [t for t in granted_tools if t in READ_ONLY_TOOLS]
             await self._steps(message, offered, run, used, left, budget)
@@ -291,7 +298,7 @@ class Planner:
         return run
 
     async def _steps(
-        self, message: str, tools: Sequence[str], run: PlannerRun, used: set[str], left: list[str], budget: int
+        self, message: str, tools: Sequence[str], run: PlannerRun, used: set[str], left: Sequence[Task], budget: int
     ) -> None:
         """LLM steps until it answers, the step or tool budget is spent, or its tool call does not hold up.
 
@@ -300,7 +307,7 @@ class Planner:
         while run.llm_steps < MAX_LLM_STEPS:
             last = run.llm_steps == MAX_LLM_STEPS - 1
             choosable = [t for t in tools if t not in used] if len(used) < budget and not last else []
-            raw = await self._ask(step_messages(message, tools, run.results, left), step_schema(choosable))
+            raw = await self._ask(step_messages(message, tools, run.results, run.left), step_schema(choosable))
             run.llm_steps += 1
             step = parse_step(raw, choosable)
             if step is None:
@@ -330,15 +337,18 @@ def _continues(last: Task, piece: Task, tools: Sequence[str]) -> bool:
     return intent in FREE_TEXT_INTENTS
 
 
-def _holds_up(nlu: NluResult | None, tool: str, task: str, message: str, left: Sequence[str]) -> bool:
-    """True when the LLM's restated ``task`` comes from the user's words: the NLU reads it as ``tool``, each of
-    its entities is in the message, and it shares a content word with what is left to do."""
+def _holds_up(nlu: NluResult | None, tool: str, task: str, message: str, left: Sequence[Task]) -> bool:
+    """True when the LLM's restated ``task`` comes from the user's words: the NLU reads it as ``tool``, the NLU
+    finds ``tool`` plausible (:data:`PLAUSIBLE_MIN_P`) for a task left to do, each of the restated task's entities
+    is in the message, and it shares a content word with what is left to do."""
     if nlu is None or nlu.intent != tool:
+        return False
+    if not any(t.nlu is not None and t.nlu.probability(tool) >= PLAUSIBLE_MIN_P for t in left):
         return False
     said = _folded(message)
     if not all(_folded(str(e.get("text") or e.get("value") or "")) in said for e in nlu.entities):
         return False
-    return bool(_stems(task) & _stems(" ".join(left)))
+    return bool(_stems(task) & _stems(" ".join(t.text for t in left)))
 
 
 def _stems(text: str) -> set[str]:

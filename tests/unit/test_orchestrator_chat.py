@@ -191,6 +191,10 @@ def test_unrelated_exceptions_are_not_mapped() -> None:
 def test_nlu_body_parsing() -> None:
     body = {"intent": {"label": "time.now", "confidence": 0.8}, "route_hint": "tool", "entities": [{"type": "t"}]}
     assert parse_result(body) == NluResult("time.now", 0.8, "tool", ({"type": "t"},))
+    body["alternatives"] = [{"label": "date.today", "confidence": 0.15}, {"label": "smalltalk", "confidence": 0.05}]
+    parsed = parse_result(body)
+    assert parsed.alternatives == (("date.today", 0.15), ("smalltalk", 0.05))
+    assert (parsed.probability("time.now"), parsed.probability("date.today"), parsed.probability("x")) == (0.8, 0.15, 0)
     with pytest.raises(UpstreamError):
         parse_result({"intent": "time.now"})
 

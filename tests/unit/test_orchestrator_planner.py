@@ -38,6 +38,8 @@ READINGS = {
 
 
 PLACES = ("Luleå", "Paris", "Tokyo")
+#: Runner-up readings of texts the fake NLU files under out_of_scope: "kika ut" might be about the weather.
+MAYBE = {"kika ut": (("weather.lookup", 0.3),)}
 
 
 async def fake_parse(text: str) -> NluResult:
@@ -47,7 +49,8 @@ async def fake_parse(text: str) -> NluResult:
             if intent == "timer.set" and not any(c.isdigit() for c in text) and "tio" not in text:
                 hint = "planner"  # as the NLU: a timer without a duration lacks its argument
             return NluResult(intent, 0.95, hint, entities)
-    return NluResult("out_of_scope", 0.4, "planner", entities)
+    maybe = next((alts for words, alts in MAYBE.items() if words in text), ())
+    return NluResult("out_of_scope", 0.4, "planner", entities, alternatives=maybe)
 
 
 class Recorder:
@@ -167,6 +170,22 @@ def test_the_llm_may_choose_only_tools_that_change_nothing() -> None:
     rec = Recorder([step(NONE, svar="Det kan jag inte.")])
     asyncio.run(rec.plan("ring tandläkaren"))
     assert rec.schemas[0]["properties"]["namn"]["enum"] == ["time.now", "weather.lookup", NONE]
+
+
+def test_a_tool_the_users_own_words_do_not_suggest_is_not_run() -> None:
+    # every word of the restated task is in the message, but the NLU finds no weather question in it
+    rec = Recorder([step("weather.lookup", "vädret i Tokyo"), step(NONE, svar="Låter som en fin resa!")])
+    run = asyncio.run(rec.plan("jag planerar en resa till Tokyo"))
+    assert rec.ran == [] and run.reason == "planner_step_refused" and run.answer() == "Låter som en fin resa!"
+
+
+def test_a_bare_time_the_nlu_sends_to_the_planner_does_not_run_the_clock() -> None:
+    async def parse(text: str) -> NluResult:
+        return NluResult("time.now", 0.7, "planner", ({"type": "time", "text": text, "value": "14:00"},))
+
+    rec = Recorder([step(NONE, svar="Klockan 14 – vad ska hända då?")])
+    run = asyncio.run(Planner(parse, rec.run_tool, rec.ask).run("Klockan 14", None, TOOLS, TOOLS))
+    assert rec.ran == [] and run.answer() == "Klockan 14 – vad ska hända då?"
 
 
 def test_a_restated_task_with_an_invented_argument_or_another_reading_is_not_run() -> None:
