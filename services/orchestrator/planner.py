@@ -35,6 +35,7 @@ from orchestrator.nlu import NluResult
 from orchestrator.tools.base import ToolResult
 
 NONE: Final = "inget"
+GREETING: Final = "greeting.hello"
 #: Tools that change nothing: the only ones the LLM may choose (actions come from the NLU's reading alone).
 READ_ONLY_TOOLS: Final = frozenset(
     {"time.now", "date.today", "math.calculate", "weather.lookup", "timer.status", "memory.query"}
@@ -60,10 +61,13 @@ MAX_LLM_STEPS: Final = 2
 #: Intents whose task carries free text: a following clause without a tool of its own belongs to it.
 FREE_TEXT_INTENTS: Final = frozenset({"email.create_draft", "calendar.create_draft", "memory.store"})
 #: Sequencing words, commas and semicolons always separate tasks; a bare "och" does when both sides are tasks.
+_SEQUENCE_WORDS: Final = (
+    r"sen|sedan|så|sa|därefter|darefter|efter det|slutligen|till sist|sist|dessutom|också|ocksa|även|aven"
+)
 _STRONG: Final = re.compile(
-    r"\s*(?:[,;]\s*(?:och\s+)?(?:sen|sedan|så|sa|därefter|darefter)?|"
-    r"\boch\s+(?:sen|sedan|så|sa|även|aven|också|ocksa|dessutom|efter det|därefter|darefter)|"
-    r"\b(?:därefter|darefter|efter det)\b)\s*",
+    rf"\s*(?:[,;]\s*(?:och\s+)?(?P<after_comma>{_SEQUENCE_WORDS})?|"
+    rf"\boch\s+(?P<after_and>{_SEQUENCE_WORDS})|"
+    r"\b(?P<alone>därefter|darefter|efter det|slutligen)\b)\s*",
     re.IGNORECASE,
 )
 _AND: Final = re.compile(r"\s+och\s+", re.IGNORECASE)
@@ -105,14 +109,29 @@ STEP_PROMPT: Final = (
 )
 
 
+def split_pieces(text: str) -> list[tuple[str, bool]]:
+    """The pieces of a message, in order, each with whether a sequencing word ("sen", "slutligen", "därefter"…)
+    introduced it: split at sequencing words, commas, semicolons and every "och"."""
+    parts: list[tuple[str, bool]] = []
+    start, sequenced = 0, False
+    for match in _STRONG.finditer(text):
+        if match.end() == match.start():
+            continue
+        parts.append((text[start : match.start()], sequenced))
+        start, sequenced = match.end(), any(match.group(g) for g in ("after_comma", "after_and", "alone"))
+    parts.append((text[start:], sequenced))
+    pieces: list[tuple[str, bool]] = []
+    for part, first_sequenced in parts:
+        for i, piece in enumerate(_AND.split(part)):
+            cleaned = _TRAILING.sub("", piece)
+            if cleaned:
+                pieces.append((cleaned, first_sequenced and i == 0))
+    return pieces or [(text.strip(), False)]
+
+
 def split_tasks(text: str) -> list[str]:
-    """The tasks of a message, in order: split at sequencing words, commas, semicolons and every "och"
-    (:meth:`Planner.tasks` joins back the pieces that turn out not to be tasks)."""
-    pieces: list[str] = []
-    for part in _STRONG.split(text):
-        pieces.extend(_AND.split(part))
-    tasks = [_TRAILING.sub("", p) for p in pieces]
-    return [t for t in tasks if t] or [text.strip()]
+    """The pieces' texts (:meth:`Planner.tasks` joins back the pieces that turn out not to be tasks)."""
+    return [piece for piece, _ in split_pieces(text)]
 
 
 def max_tool_calls(tasks: int, steps: Sequence[int]) -> int:
@@ -215,6 +234,8 @@ class Task:
 
     text: str
     nlu: NluResult | None
+    #: A sequencing word introduced it ("…, och slutligen kolla …"): a task of its own, never a continuation.
+    sequenced: bool = False
 
     def tool(self, tools: Sequence[str]) -> str | None:
         """The tool the NLU reads this task as, if it is one of ``tools`` and the NLU is sure of it
@@ -245,20 +266,22 @@ class Planner:
 
     async def tasks(self, message: str, whole: NluResult | None) -> list[Task]:
         """The message's tasks with their readings; pieces that are no task of their own join the one before."""
-        pieces = split_tasks(message)
+        pieces = split_pieces(message)
         if len(pieces) == 1:
-            return [Task(pieces[0], whole)]
-        readings = await asyncio.gather(*(self._parse(p) for p in pieces))
+            return [Task(pieces[0][0], whole)]
+        readings = await asyncio.gather(*(self._parse(text) for text, _ in pieces))
         tasks: list[Task] = []
         tools = tuple(TOOL_HINTS)
-        for text, nlu in zip(pieces, readings, strict=True):
+        for (text, sequenced), nlu in zip(pieces, readings, strict=True):
+            piece = Task(text, nlu, sequenced)
             last = tasks[-1] if tasks else None
-            if last is not None and _continues(last, Task(text, nlu), tools):
+            if last is not None and _continues(last, piece, tools):
                 joined = f"{last.text} och {text}"
-                tasks[-1] = Task(joined, await self._parse(joined))
+                tasks[-1] = Task(joined, await self._parse(joined), last.sequenced)
             else:
-                tasks.append(Task(text, nlu))
-        return tasks
+                tasks.append(piece)
+        # "Hej Alice, kan du …": a greeting beside tasks is no task of its own
+        return [t for t in tasks if t.nlu is None or t.nlu.intent != GREETING] or tasks
 
     async def run(
         self, message: str, whole: NluResult | None, tools: Sequence[str], granted_tools: Sequence[str]
@@ -329,6 +352,8 @@ class Planner:
 def _continues(last: Task, piece: Task, tools: Sequence[str]) -> bool:
     """True when ``piece`` belongs to the free-text task before it: the same intent ("boka möte med Anna och Per
     …"), or no task of its own ("mejla Eva och säg att …")."""
+    if piece.sequenced:
+        return False
     intent = last.nlu.intent if last.nlu else None
     if intent in FREE_TEXT_INTENTS and piece.nlu is not None and piece.nlu.intent == intent:
         return True

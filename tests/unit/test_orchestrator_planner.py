@@ -19,6 +19,7 @@ from orchestrator.planner import (
     PlannerRun,
     max_tool_calls,
     parse_step,
+    split_pieces,
     split_tasks,
     step_messages,
     step_schema,
@@ -34,6 +35,7 @@ READINGS = {
     "väd": ("weather.lookup", "tool"),
     "mejl": ("email.create_draft", "tool"),
     "lamp": ("home.control", "tool"),
+    "hej": ("greeting.hello", "micro"),
 }
 
 
@@ -93,10 +95,29 @@ def step(namn: str, uppgift: str = "", svar: str = "") -> str:
         ("släck lampan, spela musik och sätt en timer", ["släck lampan", "spela musik", "sätt en timer"]),
         ("kolla vädret; därefter klockan i Tokyo.", ["kolla vädret", "klockan i Tokyo"]),
         ("hej, och sedan vädret", ["hej", "vädret"]),
+        ("boka möte kl 15, och slutligen kolla mejlen", ["boka möte kl 15", "kolla mejlen"]),
     ],
 )
 def test_split_tasks(text: str, tasks: list[str]) -> None:
     assert split_tasks(text) == tasks
+
+
+def test_pieces_say_whether_a_sequencing_word_introduced_them() -> None:
+    assert split_pieces("mejla Eva, säg att jag kommer och sen kolla vädret, slutligen klockan") == [
+        ("mejla Eva", False),
+        ("säg att jag kommer", False),
+        ("kolla vädret", True),
+        ("klockan", True),
+    ]
+
+
+def test_a_sequenced_piece_is_its_own_task_and_a_greeting_is_none() -> None:
+    # without "slutligen" the clause after the e-mail would be its text; with it, it is a task of its own
+    rec = Recorder([step(NONE, svar="Mejlen kan jag inte läsa.")])
+    tasks = asyncio.run(rec.planner().tasks("hej, mejla Eva att jag kommer, och slutligen kolla posten", None))
+    assert [t.text for t in tasks] == ["mejla Eva att jag kommer", "kolla posten"]
+    joined = asyncio.run(rec.planner().tasks("mejla Eva, säg att jag kommer", None))
+    assert [t.text for t in joined] == ["mejla Eva och säg att jag kommer"]
 
 
 def test_the_budget_follows_the_fibonacci_steps_and_clamps() -> None:
