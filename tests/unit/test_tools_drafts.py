@@ -92,12 +92,16 @@ def test_calendar_args_from_the_message() -> None:
     )
 
 
-def test_calendar_without_a_time_or_a_date_asks() -> None:
+def test_calendar_without_a_time_asks_and_a_time_without_a_day_is_the_next_one() -> None:
     tool = CalendarDraftTool(MemoryDraftStore())
     text = "boka möte med Anna imorgon"
     assert tool.args_from_context(ctx(text, entity("date", "2026-03-04", text, "imorgon"))) is None
-    text = "boka möte med Anna kl 14"
-    assert tool.args_from_context(ctx(text, entity("time", "14:00", text, "kl 14"))) is None
+    text = "boka möte med Anna kl 14"  # NOW is 10:50: later today
+    args = tool.args_from_context(ctx(text, entity("time", "14:00", text, "kl 14")))
+    assert args is not None and args.start == dt.datetime(2026, 3, 3, 14, tzinfo=STOCKHOLM)
+    text = "boka möte med Anna kl 9"  # already past: tomorrow
+    args = tool.args_from_context(ctx(text, entity("time", "09:00", text, "kl 9")))
+    assert args is not None and args.start == dt.datetime(2026, 3, 4, 9, tzinfo=STOCKHOLM)
 
 
 def test_calendar_duration_place_and_an_address_from_entities() -> None:

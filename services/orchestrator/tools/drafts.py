@@ -333,6 +333,13 @@ def build_ics(args: CalendarDraftArgs, *, uid: str, stamp: dt.datetime) -> bytes
     return bytes(calendar.to_ical())
 
 
+def _next(at: dt.time, now: dt.datetime) -> dt.datetime:
+    """The next ``at`` in Stockholm after ``now`` (wall-clock, without a time zone)."""
+    local = now.astimezone(STOCKHOLM).replace(tzinfo=None)
+    start = dt.datetime.combine(local.date(), at)
+    return start if start > local else start + dt.timedelta(days=1)
+
+
 def _when(start: dt.datetime, end: dt.datetime, today: dt.date) -> str:
     if start.date() == end.date():
         return f"{swedish_day(start.date(), today)} kl {start:%H:%M}–{end:%H:%M}"
@@ -351,12 +358,17 @@ class CalendarDraftTool:
         self._store = store
 
     def args_from_context(self, ctx: ToolContext) -> CalendarDraftArgs | None:
-        """Date and time entities make the start (None without both); duration, people, place and title."""
+        """Date and time entities make the start; a time without a day is its next occurrence (today while it is
+        ahead, else tomorrow; the answer names the day), a day without a time asks (None). Duration, people,
+        place and title from the other entities."""
         dates, times = ctx.entity_values("date"), ctx.entity_values("time")
-        if not dates or not times:
+        if not times:
             return None
         try:
-            start = dt.datetime.combine(dt.date.fromisoformat(str(dates[0])), dt.time.fromisoformat(str(times[0])))
+            at = dt.time.fromisoformat(str(times[0]))
+            start = (
+                dt.datetime.combine(dt.date.fromisoformat(str(dates[0])), at) if dates else _next(at, ctx.now)
+            )
         except ValueError as exc:
             raise ToolArgumentsError(f"calendar.create_draft: bad date or time entity: {exc}") from exc
         durations = [d for d in ctx.entity_values("duration") if isinstance(d, int | float) and d > 0]
