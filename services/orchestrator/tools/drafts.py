@@ -366,9 +366,7 @@ class CalendarDraftTool:
             return None
         try:
             at = dt.time.fromisoformat(str(times[0]))
-            start = (
-                dt.datetime.combine(dt.date.fromisoformat(str(dates[0])), at) if dates else _next(at, ctx.now)
-            )
+            start = dt.datetime.combine(dt.date.fromisoformat(str(dates[0])), at) if dates else _next(at, ctx.now)
         except ValueError as exc:
             raise ToolArgumentsError(f"calendar.create_draft: bad date or time entity: {exc}") from exc
         durations = [d for d in ctx.entity_values("duration") if isinstance(d, int | float) and d > 0]
