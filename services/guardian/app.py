@@ -15,11 +15,14 @@ from guardian.gateway import Gateway
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
 from guardian.policy import (
+    ProtectPii,
     admin_write_pipeline,
     chat_pipeline,
     drafts_pipeline,
     feedback_pipeline,
     monitoring_pipeline,
+    parse_pii_kinds,
+    parse_pii_modes,
     parse_tool_grants,
     status_pipeline,
 )
@@ -58,7 +61,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings=settings,
             keys=keys,
             upstream=upstream,
-            chat=chat_pipeline(keys, settings.max_message_chars, refused, parse_tool_grants(settings.tools)),
+            chat=chat_pipeline(
+                keys,
+                settings.max_message_chars,
+                refused,
+                parse_tool_grants(settings.tools),
+                ProtectPii(
+                    settings.pii_mode,
+                    parse_pii_modes(settings.pii_tenant_modes),
+                    settings.pii_region,
+                    metrics.pii_found,
+                    parse_pii_kinds(settings.pii_kinds),
+                ),
+            ),
             status=status_pipeline(keys, refused),
             feedback=feedback_pipeline(keys, refused),
             monitoring=monitoring_pipeline(keys, refused),

@@ -33,6 +33,17 @@ class GuardianMetrics:
             registry=registry,
         )
 
+        self.pii = Counter(
+            "alice_guardian_pii_total",
+            "Pieces of personal data found in chat messages, by kind and action (redacted, blocked).",
+            ["kind", "action"],
+            registry=registry,
+        )
+
+    def pii_found(self, kind: str, action: str, count: int) -> None:
+        """Count personal data found in one message."""
+        self.pii.labels(kind, action).inc(count)
+
     def auth_failure(self, reason: str) -> None:
         """Count one refused request."""
         self.auth_failures.labels(reason).inc()

@@ -3,7 +3,7 @@
 A request passes two phases. *Admission* steps see only the method, path and headers and run before the
 body is read (authentication and the admin role now; rate limits and brownout later), so a refused caller
 costs no body read. *Content* steps run on the read body (the chat schema, a JSON object for the small
-routes now; PII redaction, injection blocking and tool gates later). A step refuses by raising a
+routes, PII redaction, tool gates; injection blocking later). A step refuses by raising a
 :class:`~alice.errors.ServiceError`; it amends by changing the :class:`GuardRequest` (a redaction step
 replaces ``body``, a tool gate sets ``tools``). The forwarder sends ``body`` and signs ``claims()``, so
 whatever the steps decided is what the orchestrator receives.
@@ -21,10 +21,18 @@ from typing import Protocol
 import pydantic_core
 import structlog
 
-from alice.errors import ForbiddenError, NotFoundError, UnauthenticatedError, ValidationFailedError
+from alice.errors import (
+    ConfigError,
+    ForbiddenError,
+    NotFoundError,
+    PolicyDeniedError,
+    UnauthenticatedError,
+    ValidationFailedError,
+)
 from alice.signing import Claims
 from guardian.chat import ChatRequest, parse_chat
 from guardian.keys import KeyRecord, KeyStore
+from guardian.pii import PRIORITY, TOKEN_WORDS, Redactor
 
 AUTH_CHALLENGE = 'Bearer realm="alice"'
 AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
@@ -45,6 +53,8 @@ class GuardRequest:
     key: KeyRecord | None = None
     chat: ChatRequest | None = None
     tools: tuple[str, ...] = field(default_factory=tuple)
+    #: Kinds and counts of personal data found in the message (never the values).
+    pii: dict[str, int] = field(default_factory=dict)
 
     def claims(self) -> Claims:
         """What the signature tells the orchestrator about the caller (only after authentication)."""
@@ -201,18 +211,95 @@ def _invalid_body(msg: str) -> ValidationFailedError:
     return ValidationFailedError(f"body: {msg}", extra={"errors": [{"loc": "body", "msg": msg}]})
 
 
+PII_MODES = ("redact", "block", "off")
+
+
+def parse_pii_modes(spec: str) -> dict[str, str]:
+    """Per-tenant PII modes from ``"acme=block,dev=off"`` (tenants not named use the default mode)."""
+    modes: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        tenant, sep, mode = part.partition("=")
+        if not sep or not tenant.strip() or mode.strip() not in PII_MODES:
+            raise ConfigError(f"pii tenant modes: {part!r} is not tenant=redact|block|off")
+        modes[tenant.strip()] = mode.strip()
+    return modes
+
+
+def parse_pii_kinds(spec: str) -> tuple[str, ...]:
+    """The kinds of personal data to protect from ``"PERSONNUMMER,IBAN"`` (case-insensitive)."""
+    kinds = tuple(k.strip().upper() for k in spec.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in PRIORITY]
+    if unknown:
+        raise ConfigError(f"pii kinds: {', '.join(unknown)} unknown; known: {', '.join(PRIORITY)}")
+    return kinds
+
+
+class PiiBlockedError(PolicyDeniedError):
+    code, title = "pii_blocked", "Personal data not accepted"
+
+
+class ProtectPii:
+    """Content: personal data in the chat message is replaced by tokens (``redact``), refused with 403
+    ``pii_blocked`` (``block``), or left alone (``off``), by the caller's tenant. Runs after the schema check,
+    so the orchestrator (cache keys, logs, the LLM) only ever sees the redacted text."""
+
+    def __init__(
+        self,
+        default_mode: str = "redact",
+        tenant_modes: Mapping[str, str] | None = None,
+        region: str = "SE",
+        on_found: Callable[[str, str, int], None] = lambda _kind, _action, _n: None,
+        kinds: Sequence[str] = PRIORITY,
+    ) -> None:
+        if default_mode not in PII_MODES:
+            raise ConfigError(f"pii mode {default_mode!r} is not one of {', '.join(PII_MODES)}")
+        self.default_mode = default_mode
+        self.tenant_modes = dict(tenant_modes or {})
+        self.region = region
+        self.on_found = on_found
+        self.kinds = tuple(kinds)
+
+    def mode(self, tenant: str) -> str:
+        return self.tenant_modes.get(tenant, self.default_mode)
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if request.chat is None or request.key is None:
+            return
+        mode = self.mode(request.key.tenant)
+        if mode == "off":
+            return
+        redactor = Redactor(self.region, self.kinds)
+        redacted = redactor.redact(request.chat.message)
+        counts = redactor.counts()
+        if not counts:
+            return
+        action = "blocked" if mode == "block" else "redacted"
+        for kind, n in counts.items():
+            self.on_found(kind, action, n)
+        request.pii = counts
+        if mode == "block":
+            kinds = ", ".join(TOKEN_WORDS[k].lower() for k in sorted(counts))
+            raise PiiBlockedError(
+                f"The message contains personal data ({kinds}); this tenant does not accept it. "
+                "Remove it and send the message again.",
+                extra={"reason": "pii", "kinds": sorted(counts)},
+            )
+        request.chat = request.chat.model_copy(update={"message": redacted})
+        request.body = request.chat.model_dump_json(exclude_unset=True).encode()
+
+
 def chat_pipeline(
     store: KeyStore,
     max_message_chars: int,
     on_reject: Callable[[str], None],
     tool_grants: dict[str, tuple[str, ...]] | None = None,
+    pii: ProtectPii | None = None,
 ) -> Pipeline:
-    """``POST /api/chat``: authenticate, validate the chat body, grant the role's tools."""
+    """``POST /api/chat``: authenticate, validate the chat body, protect personal data, grant the role's tools."""
     everything: dict[str, tuple[str, ...]] = {"user": (ALL_TOOLS,), "admin": (ALL_TOOLS,)}
     grants = tool_grants if tool_grants is not None else everything
-    return Pipeline(
-        admission=(Authenticate(store, on_reject),), content=(ValidateChat(max_message_chars), GrantTools(grants))
-    )
+    content: tuple[PolicyStep, ...] = (ValidateChat(max_message_chars), pii or ProtectPii(), GrantTools(grants))
+    return Pipeline(admission=(Authenticate(store, on_reject),), content=content)
 
 
 def status_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -46,6 +46,32 @@ class GuardianSettings(SignedServiceSettings):
     keys_reload_interval_s: float = Field(default=1.0, ge=0)
     api_keys: Annotated[tuple[KeyRecord, ...], NoDecode] = ()
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the orchestrator is down")
+    pii_mode: Literal["redact", "block", "off"] = Field(
+        default="redact", description="Personal data in a chat message: replace with tokens, refuse (403), or pass"
+    )
+    pii_tenant_modes: str = Field(default="", description="Per-tenant PII modes: 'tenant=block,other=off'")
+    pii_kinds: str = Field(
+        default="PERSONNUMMER,IBAN,PAYMENT_CARD",
+        description="Kinds to protect (PERSONNUMMER, IBAN, PAYMENT_CARD, EMAIL, PHONE_NUMBER). E-mail addresses and "
+        "phone numbers are off by default: redacted, an e-mail draft or a stored number would get the token",
+    )
+    pii_region: str = Field(default="SE", min_length=2, max_length=2, description="Default region of phone numbers")
+
+    @field_validator("pii_tenant_modes")
+    @classmethod
+    def _pii_modes(cls, value: str) -> str:
+        from guardian.policy import parse_pii_modes
+
+        parse_pii_modes(value)  # a malformed mode stops start-up with the reason
+        return value
+
+    @field_validator("pii_kinds")
+    @classmethod
+    def _pii_kinds(cls, value: str) -> str:
+        from guardian.policy import parse_pii_kinds
+
+        parse_pii_kinds(value)
+        return value
 
     @field_validator("tools")
     @classmethod

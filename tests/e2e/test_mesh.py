@@ -176,3 +176,27 @@ def test_health_and_ready_everywhere(mesh):
     for service in SERVICES:
         assert httpx.get(mesh.service_url(service) + "/health", timeout=5).json()["status"] == "ok"
         assert httpx.get(mesh.service_url(service) + "/ready", timeout=10).status_code == 200
+
+
+def test_a_personnummer_never_reaches_a_service_log_or_the_memory(mesh):
+    from stdnum import luhn
+
+    nine = f"7{uuid.uuid4().int % 10}0312{uuid.uuid4().int % 900 + 100}"  # 1970s, 12 March, a fresh serial
+    ten = nine + luhn.calc_check_digit(nine)
+    pnr = f"{ten[:6]}-{ten[6:]}"
+    stored = httpx.post(
+        mesh.url + "/api/chat",
+        json={"message": f"kom ihåg att mitt personnummer är {pnr}"},
+        headers=auth(mesh),
+        timeout=120,
+    )
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["tools"][0]["name"] == "memory.store"
+    recalled = httpx.post(
+        mesh.url + "/api/chat", json={"message": "vad är mitt personnummer?"}, headers=auth(mesh), timeout=120
+    )
+    assert recalled.status_code == 200, recalled.text
+    assert ten not in recalled.text.replace("-", "") and "[PERSONNUMMER_1]" in recalled.text
+    time.sleep(0.5)
+    for service in (*SERVICES, "caddy"):
+        assert pnr not in mesh.log(service) and ten not in mesh.log(service), f"personnummer in the {service} log"

@@ -288,6 +288,19 @@ def eval_cache(
     typer.echo(json.dumps(cachecmd.eval_cache(data, threshold, curve), ensure_ascii=False))
 
 
+@eval_app.command("pii")
+def eval_pii(
+    data: Annotated[
+        Path | None, typer.Option(help='{"text","spans"} rows; default ../shared/data/pii/pii_sv.dev.jsonl')
+    ] = None,
+    region: Annotated[str, typer.Option(help="default region of phone numbers")] = "SE",
+) -> None:
+    """The guardian's personal-data detector: precision, recall, F1, spans left readable, latency."""
+    from alice.cli import pii_eval
+
+    typer.echo(json.dumps(pii_eval.eval_pii(data, region), ensure_ascii=False))
+
+
 @eval_app.command("scenarios")
 def eval_scenarios(
     data: Annotated[Path, typer.Option(help="scenario rows (JSONL), sent in file order")],
