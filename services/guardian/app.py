@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from alice.httpclient import create_http_client
 from alice.service import add_readiness_check, create_service_app
@@ -26,6 +27,7 @@ from guardian.policy import (
     parse_tool_grants,
     status_pipeline,
 )
+from guardian.ratelimit import RateLimit, RedisLimiter, parse_limit, parse_role_limits
 from guardian.routes import router
 from guardian.settings import GuardianSettings
 from guardian.upstream import Upstream
@@ -54,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             transport=settings.http_transport,
         )
         stack.push_async_callback(client.aclose)
+        limits = _rate_limits(settings, metrics, stack)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
         refused = metrics.auth_failure
@@ -73,6 +76,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     metrics.pii_found,
                     parse_pii_kinds(settings.pii_kinds),
                 ),
+                limits,
             ),
             status=status_pipeline(keys, refused),
             feedback=feedback_pipeline(keys, refused),
@@ -87,6 +91,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             log.warning("no_api_keys", keys_file=str(settings.keys_file), hint="alice keys create <tenant>")
         log.info("guardian_started", upstream=settings.upstream_url, keys=key_count)
         yield
+
+
+def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, stack: AsyncExitStack) -> tuple[RateLimit, ...]:
+    """The chat route's rate-limit step over Redis; none without ``REDIS_URL`` (logged)."""
+    role_limits = parse_role_limits(settings.rate_limits)
+    tenant_limit = parse_limit(settings.tenant_rate_limit)
+    if not any(role_limits.values()) and tenant_limit is None:
+        return ()
+    if settings.redis_url is None:
+        log.warning("rate_limits_off", reason="no REDIS_URL")
+        return ()
+    redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    stack.push_async_callback(redis.aclose)
+    return (RateLimit(RedisLimiter(redis), role_limits, tenant_limit, metrics.rate_decision),)
 
 
 def create_app(settings: GuardianSettings | None = None) -> FastAPI:

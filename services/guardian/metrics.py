@@ -33,12 +33,22 @@ class GuardianMetrics:
             registry=registry,
         )
 
+        self.rate = Counter(
+            "alice_guardian_ratelimit_total",
+            "Rate-limit decisions: admitted, limited (429), unavailable (Redis down: let through).",
+            ["outcome"],
+            registry=registry,
+        )
         self.pii = Counter(
             "alice_guardian_pii_total",
             "Pieces of personal data found in chat messages, by kind and action (redacted, blocked).",
             ["kind", "action"],
             registry=registry,
         )
+
+    def rate_decision(self, outcome: str) -> None:
+        """Count one rate-limit decision (admitted, limited, unavailable)."""
+        self.rate.labels(outcome).inc()
 
     def pii_found(self, kind: str, action: str, count: int) -> None:
         """Count personal data found in one message."""

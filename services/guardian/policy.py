@@ -55,6 +55,8 @@ class GuardRequest:
     tools: tuple[str, ...] = field(default_factory=tuple)
     #: Kinds and counts of personal data found in the message (never the values).
     pii: dict[str, int] = field(default_factory=dict)
+    #: Headers the client gets with the answer (the rate limit's).
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def claims(self) -> Claims:
         """What the signature tells the orchestrator about the caller (only after authentication)."""
@@ -294,12 +296,14 @@ def chat_pipeline(
     on_reject: Callable[[str], None],
     tool_grants: dict[str, tuple[str, ...]] | None = None,
     pii: ProtectPii | None = None,
+    limits: Sequence[PolicyStep] = (),
 ) -> Pipeline:
-    """``POST /api/chat``: authenticate, validate the chat body, protect personal data, grant the role's tools."""
+    """``POST /api/chat``: authenticate, the rate ``limits``, validate the chat body, protect personal data,
+    grant the role's tools."""
     everything: dict[str, tuple[str, ...]] = {"user": (ALL_TOOLS,), "admin": (ALL_TOOLS,)}
     grants = tool_grants if tool_grants is not None else everything
     content: tuple[PolicyStep, ...] = (ValidateChat(max_message_chars), pii or ProtectPii(), GrantTools(grants))
-    return Pipeline(admission=(Authenticate(store, on_reject),), content=content)
+    return Pipeline(admission=(Authenticate(store, on_reject), *limits), content=content)
 
 
 def status_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:

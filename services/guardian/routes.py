@@ -100,7 +100,9 @@ async def _guard_and_forward(
         guarded.body = await read_body(request.stream(), request.headers.get("content-length"), body_limit)
     await pipeline.inspect(guarded)
     response = await gateway.upstream.open(guarded)
-    return await _answer(gateway.upstream, response, request.url.path)
+    answer = await _answer(gateway.upstream, response, request.url.path)
+    answer.headers.update(guarded.response_headers)
+    return answer
 
 
 @router.post("/api/chat", response_model=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from alice.settings import SignedServiceSettings, default_data_dir
@@ -46,6 +46,16 @@ class GuardianSettings(SignedServiceSettings):
     keys_reload_interval_s: float = Field(default=1.0, ge=0)
     api_keys: Annotated[tuple[KeyRecord, ...], NoDecode] = ()
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the orchestrator is down")
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "GUARDIAN_REDIS_URL"),
+        description="Redis for the rate limits (none: no rate limits)",
+    )
+    rate_limits: str = Field(
+        default="user=60/min,admin=0",
+        description="Requests per API key by role: 'role=COUNT/WINDOW,…' (0: no limit; a role not named: none)",
+    )
+    tenant_rate_limit: str = Field(default="0", description="Requests per tenant, all its keys together (0: none)")
     pii_mode: Literal["redact", "block", "off"] = Field(
         default="redact", description="Personal data in a chat message: replace with tokens, refuse (403), or pass"
     )
@@ -56,6 +66,22 @@ class GuardianSettings(SignedServiceSettings):
         "phone numbers are off by default: redacted, an e-mail draft or a stored number would get the token",
     )
     pii_region: str = Field(default="SE", min_length=2, max_length=2, description="Default region of phone numbers")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _role_limits(cls, value: str) -> str:
+        from guardian.ratelimit import parse_role_limits
+
+        parse_role_limits(value)
+        return value
+
+    @field_validator("tenant_rate_limit")
+    @classmethod
+    def _tenant_limit(cls, value: str) -> str:
+        from guardian.ratelimit import parse_limit
+
+        parse_limit(value)
+        return value
 
     @field_validator("pii_tenant_modes")
     @classmethod
