@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from alice.httpclient import create_http_client
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
+from guardian.audit import Auditor, AuditSink, FileAuditSink, RedisAuditSink
 from guardian.gateway import Gateway
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
@@ -56,7 +57,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             transport=settings.http_transport,
         )
         stack.push_async_callback(client.aclose)
-        limits = _rate_limits(settings, metrics, stack)
+        redis = _redis(settings, stack)
+        limits = _rate_limits(settings, metrics, redis)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
         refused = metrics.auth_failure
@@ -84,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache_invalidate=admin_write_pipeline(keys, refused),
             cache_flush=admin_write_pipeline(keys, refused, allow_empty_body=True),
             drafts=drafts_pipeline(keys, refused),
+            auditor=_auditor(settings, metrics, redis),
         )
         add_readiness_check(app, "orchestrator", upstream.health)
         key_count = len(keys.list()) + len(settings.api_keys)
@@ -93,18 +96,35 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
-def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, stack: AsyncExitStack) -> tuple[RateLimit, ...]:
-    """The chat route's rate-limit step over Redis; none without ``REDIS_URL`` (logged)."""
-    role_limits = parse_role_limits(settings.rate_limits)
-    tenant_limit = parse_limit(settings.tenant_rate_limit)
-    if not any(role_limits.values()) and tenant_limit is None:
-        return ()
+def _redis(settings: GuardianSettings, stack: AsyncExitStack) -> Redis | None:
+    """The Redis client of the rate limits and the audit stream; None without ``REDIS_URL``."""
     if settings.redis_url is None:
-        log.warning("rate_limits_off", reason="no REDIS_URL")
-        return ()
+        log.warning("redis_off", reason="no REDIS_URL: no rate limits, no audit stream")
+        return None
     redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
     stack.push_async_callback(redis.aclose)
+    return redis
+
+
+def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> tuple[RateLimit, ...]:
+    """The chat route's rate-limit step over Redis; none without Redis or without limits."""
+    role_limits = parse_role_limits(settings.rate_limits)
+    tenant_limit = parse_limit(settings.tenant_rate_limit)
+    if redis is None or (not any(role_limits.values()) and tenant_limit is None):
+        return ()
     return (RateLimit(RedisLimiter(redis), role_limits, tenant_limit, metrics.rate_decision),)
+
+
+def _auditor(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> Auditor:
+    """The audit trail's sinks: the Redis stream (with Redis) and the file (when configured)."""
+    sinks: list[AuditSink] = []
+    if redis is not None:
+        sinks.append(RedisAuditSink(redis, settings.audit_retention_days * 86400))
+    if settings.audit_file is not None:
+        sinks.append(FileAuditSink(settings.audit_file))
+    if not sinks:
+        log.warning("audit_off", reason="no REDIS_URL and no GUARDIAN_AUDIT_FILE")
+    return Auditor(sinks, metrics.audit_error)
 
 
 def create_app(settings: GuardianSettings | None = None) -> FastAPI:

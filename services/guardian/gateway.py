@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guardian.audit import Auditor
 from guardian.keys import KeyStore
 from guardian.policy import Pipeline
 from guardian.settings import GuardianSettings
@@ -12,7 +13,7 @@ from guardian.upstream import Upstream
 
 @dataclass(frozen=True)
 class Gateway:
-    """Settings, keys, the route pipelines and the orchestrator client."""
+    """Settings, keys, the route pipelines, the orchestrator client and the audit trail."""
 
     settings: GuardianSettings
     keys: KeyStore
@@ -24,3 +25,4 @@ class Gateway:
     cache_invalidate: Pipeline
     cache_flush: Pipeline
     drafts: Pipeline
+    auditor: Auditor

@@ -39,6 +39,12 @@ class GuardianMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.audit_errors = Counter(
+            "alice_guardian_audit_errors_total",
+            "Audit entries a sink failed to write (the request went on), by sink.",
+            ["sink"],
+            registry=registry,
+        )
         self.pii = Counter(
             "alice_guardian_pii_total",
             "Pieces of personal data found in chat messages, by kind and action (redacted, blocked).",
@@ -49,6 +55,10 @@ class GuardianMetrics:
     def rate_decision(self, outcome: str) -> None:
         """Count one rate-limit decision (admitted, limited, unavailable)."""
         self.rate.labels(outcome).inc()
+
+    def audit_error(self, sink: str) -> None:
+        """Count one audit entry a sink could not write."""
+        self.audit_errors.labels(sink).inc()
 
     def pii_found(self, kind: str, action: str, count: int) -> None:
         """Count personal data found in one message."""

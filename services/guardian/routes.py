@@ -19,7 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from alice.errors import ServiceError
 from alice.problem import problem_body
+from alice.requestid import current_request_id
 from guardian.body import read_body
 from guardian.gateway import Gateway
 from guardian.policy import GuardRequest, Pipeline
@@ -37,6 +39,20 @@ def get_gateway(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+async def _audit(gateway: Gateway, request: Request, guarded: GuardRequest, status: int, code: str | None) -> None:
+    """One audit entry for this request's decision (never the body or the key)."""
+    key = guarded.key
+    await gateway.auditor.record(
+        route=request.url.path,
+        status=status,
+        code=code,
+        request_id=current_request_id(),
+        tenant=key.tenant if key else None,
+        key_id=key.id if key else None,
+        pii=guarded.pii,
+    )
 
 
 def _target(request: Request) -> str:
@@ -95,11 +111,20 @@ async def _guard_and_forward(
         path=_target(request),
         headers={k.lower(): v for k, v in request.headers.items()},
     )
-    await pipeline.admit(guarded)
-    if body_limit is not None:
-        guarded.body = await read_body(request.stream(), request.headers.get("content-length"), body_limit)
-    await pipeline.inspect(guarded)
-    response = await gateway.upstream.open(guarded)
+    try:
+        await pipeline.admit(guarded)
+        if body_limit is not None:
+            guarded.body = await read_body(request.stream(), request.headers.get("content-length"), body_limit)
+        await pipeline.inspect(guarded)
+    except ServiceError as exc:
+        await _audit(gateway, request, guarded, exc.status, exc.code)
+        raise
+    try:
+        response = await gateway.upstream.open(guarded)
+    except ServiceError as exc:  # allowed, but the orchestrator could not answer
+        await _audit(gateway, request, guarded, exc.status, None)
+        raise
+    await _audit(gateway, request, guarded, response.status_code, None)
     answer = await _answer(gateway.upstream, response, request.url.path)
     answer.headers.update(guarded.response_headers)
     return answer

@@ -56,6 +56,10 @@ class GuardianSettings(SignedServiceSettings):
         description="Requests per API key by role: 'role=COUNT/WINDOW,…' (0: no limit; a role not named: none)",
     )
     tenant_rate_limit: str = Field(default="0", description="Requests per tenant, all its keys together (0: none)")
+    audit_retention_days: float = Field(
+        default=90, gt=0, description="Audit entries older than this leave the Redis stream (alice:audit)"
+    )
+    audit_file: Path | None = Field(default=None, description="Also append audit entries to this JSON Lines file")
     pii_mode: Literal["redact", "block", "off"] = Field(
         default="redact", description="Personal data in a chat message: replace with tokens, refuse (403), or pass"
     )

@@ -33,6 +33,8 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(eval_app, name="eval")
 cache_app = typer.Typer(help="The answer cache's shipped calibration.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+audit_app = typer.Typer(help="The guardian's audit trail (the Redis stream alice:audit).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _err(msg: str) -> None:
@@ -286,6 +288,40 @@ def eval_cache(
     from alice.cli import cachecmd
 
     typer.echo(json.dumps(cachecmd.eval_cache(data, threshold, curve), ensure_ascii=False))
+
+
+@audit_app.command("tail")
+def audit_tail(
+    n: Annotated[int, typer.Option("--n", min=1, max=10_000, help="how many of the newest entries")] = 20,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="REDIS_URL", help="default: the local Redis of alice up")
+    ] = None,
+) -> None:
+    """The newest audit entries, oldest first, one JSON object per line (decisions, never message text)."""
+    import asyncio
+    import dataclasses
+    import os
+
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from guardian.audit import RedisAuditSink
+
+    url = redis_url or f"redis://127.0.0.1:{os.environ.get('ALICE_REDIS_PORT') or 6379}/0"
+
+    async def read() -> list[dict[str, object]]:
+        client = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            return [dataclasses.asdict(e) for e in await RedisAuditSink(client, 1).tail(n)]
+        finally:
+            await client.aclose()
+
+    try:
+        entries = asyncio.run(read())
+    except RedisError as exc:
+        raise ConfigError(f"cannot read the audit stream at {url}: {exc}") from None
+    for entry in entries:
+        typer.echo(json.dumps(entry, ensure_ascii=False))
 
 
 @eval_app.command("pii")

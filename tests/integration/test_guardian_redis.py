@@ -1,9 +1,11 @@
-"""Rate limits on a real redis-server: the Lua script alone, and the real guardian process in front of a closed
-port (an admitted chat request then gets 503 from the missing orchestrator, a limited one 429 before that)."""
+"""The guardian's Redis state on a real redis-server: rate limits (the Lua script alone, and through the real
+guardian process in front of a closed port: an admitted chat request then gets 503 from the missing
+orchestrator, a limited one 429 before that) and the audit trail (stream and file)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from stdnum import luhn
 
+from guardian.audit import STREAM, AuditEntry
 from guardian.keys import KeyStore
 from guardian.ratelimit import Limit, RedisLimiter
 from procs import Proc, free_port, start_redis, start_service
@@ -75,9 +79,13 @@ async def test_the_window_ends(redis: Redis) -> None:
 
 
 @pytest.fixture(scope="module")
-def guardian(log_dir: Path, redis_proc: Proc, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, str]]:
+def guardian(
+    log_dir: Path, redis_proc: Proc, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Proc, str, str]]:
+    """The guardian and two user keys of tenant acme (one per test: each key has its own limit)."""
     store = KeyStore(tmp_path_factory.mktemp("ratelimit-keys") / "keys.json")
     key, _ = store.create("acme", "user")
+    other, _ = store.create("acme", "user")
     env = {
         "ALICE_INTERNAL_SECRET": "ratelimit-it-secret-0123456789",
         "ALICE_LOG_FORMAT": "json",
@@ -85,17 +93,18 @@ def guardian(log_dir: Path, redis_proc: Proc, tmp_path_factory: pytest.TempPathF
         "GUARDIAN_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",
         "GUARDIAN_API_KEYS": "",
         "GUARDIAN_RATE_LIMITS": "user=5/min",
+        "GUARDIAN_AUDIT_FILE": str(log_dir / "audit.jsonl"),
         "REDIS_URL": redis_proc.url,
     }
     proc = start_service("guardian-ratelimit", "guardian.app:create_app", log_dir, env)
     try:
-        yield proc, key
+        yield proc, key, other
     finally:
         proc.stop()
 
 
-def test_parallel_requests_through_the_guardian_get_exactly_the_limit(guardian: tuple[Proc, str]) -> None:
-    proc, key = guardian
+def test_parallel_requests_through_the_guardian_get_exactly_the_limit(guardian: tuple[Proc, str, str]) -> None:
+    proc, key, _ = guardian
 
     def send(_: int) -> httpx.Response:
         return httpx.post(
@@ -113,3 +122,65 @@ def test_parallel_requests_through_the_guardian_get_exactly_the_limit(guardian: 
     assert 1 <= int(limited.headers["ratelimit-reset"]) <= 60
     metrics = httpx.get(proc.url + "/metrics", timeout=10).text
     assert 'alice_guardian_ratelimit_total{outcome="limited"} 7.0' in metrics
+
+
+def test_every_decision_has_an_audit_entry_without_personal_data(
+    guardian: tuple[Proc, str, str], redis_proc: Proc, log_dir: Path
+) -> None:
+    proc, _, key = guardian
+    ten = "850709238" + luhn.calc_check_digit("850709238")
+    sent = {
+        "redact": ({"message": f"mitt personnummer är {ten}"}, {"Authorization": f"Bearer {key}"}),
+        "deny-key": ({"message": "hej"}, {"Authorization": "Bearer alice_nope0000_" + "x" * 43}),
+        "deny-schema": ({"text": "hej"}, {"Authorization": f"Bearer {key}"}),
+    }
+    own = {"Authorization": f"Bearer {key}"}
+    sent.update({f"allow-{i}": ({"message": "hej"}, own) for i in range(4)})  # the 4th is over the key's 5/min
+    ids = {}
+    for name, (body, headers) in sent.items():
+        rid = f"audit-{name}-{time.time_ns()}"
+        httpx.post(proc.url + "/api/chat", json=body, headers={**headers, "X-Request-ID": rid}, timeout=30)
+        ids[name] = rid
+
+    async def read() -> list[AuditEntry]:
+        client = Redis.from_url(redis_proc.url)
+        try:
+            rows = await client.xrange(STREAM)
+        finally:
+            await client.aclose()
+        return [AuditEntry.from_fields(fields) for _id, fields in rows]
+
+    entries = {e.request_id: e for e in asyncio.run(read())}
+    redacted, bad_key, bad_schema = (entries[ids[n]] for n in ("redact", "deny-key", "deny-schema"))
+    # forwarded after redaction (the orchestrator is down: 503), the kinds and counts only
+    assert (redacted.decision, redacted.reason, redacted.status, redacted.pii) == (
+        "redact",
+        "ok",
+        503,
+        {"PERSONNUMMER": 1},
+    )
+    assert (bad_key.decision, bad_key.reason, bad_key.status, bad_key.tenant) == ("deny", "unauthenticated", 401, None)
+    assert (bad_schema.decision, bad_schema.reason, bad_schema.tenant) == ("deny", "validation_failed", "acme")
+    allowed = [entries[ids[f"allow-{i}"]] for i in range(4)]
+    assert [(e.decision, e.reason, e.status) for e in allowed] == [("allow", "ok", 503)] * 3 + [
+        ("limit", "rate_limited", 429)
+    ]
+    assert all(e.route == "/api/chat" for e in entries.values())
+    trail = (log_dir / "audit.jsonl").read_text(encoding="utf-8")
+    assert all(rid in trail for rid in ids.values())  # the file sink has them too
+    for text in (trail, *(proc_log.read_text(errors="replace") for proc_log in log_dir.glob("*.log"))):
+        assert ten not in text and key not in text
+
+
+def test_alice_audit_tail_prints_the_newest_entries(guardian: tuple[Proc, str, str], redis_proc: Proc) -> None:
+    from typer.testing import CliRunner
+
+    from alice.cli import app
+
+    proc, _, _ = guardian
+    rid = f"audit-tail-{time.time_ns()}"
+    httpx.post(proc.url + "/api/chat", json={"message": "hej"}, headers={"X-Request-ID": rid}, timeout=30)
+    result = CliRunner().invoke(app, ["audit", "tail", "--n", "2", "--redis-url", redis_proc.url])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert len(lines) == 2 and lines[-1]["request_id"] == rid and lines[-1]["decision"] == "deny"
