@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -11,13 +12,15 @@ from redis.asyncio import Redis
 
 from alice.httpclient import create_http_client
 from alice.service import add_readiness_check, create_service_app
-from alice.settings import load_settings
+from alice.settings import default_data_dir, load_settings
 from guardian.audit import Auditor, AuditSink, FileAuditSink, RedisAuditSink
 from guardian.gateway import Gateway
+from guardian.injection import load_or_train
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
 from guardian.policy import (
     ProtectPii,
+    ScreenInjection,
     admin_write_pipeline,
     chat_pipeline,
     drafts_pipeline,
@@ -58,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         stack.push_async_callback(client.aclose)
         redis = _redis(settings, stack)
+        injection = await _injection(settings, metrics)
         limits = _rate_limits(settings, metrics, redis)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
@@ -79,6 +83,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     parse_pii_kinds(settings.pii_kinds),
                 ),
                 limits,
+                injection,
             ),
             status=status_pipeline(keys, refused),
             feedback=feedback_pipeline(keys, refused),
@@ -113,6 +118,18 @@ def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, redis: Re
     if redis is None or (not any(role_limits.values()) and tenant_limit is None):
         return ()
     return (RateLimit(RedisLimiter(redis), role_limits, tenant_limit, metrics.rate_decision),)
+
+
+async def _injection(settings: GuardianSettings, metrics: GuardianMetrics) -> ScreenInjection | None:
+    """The injection screen (its model loaded, or trained on first start: a few seconds)."""
+    if settings.injection_mode == "off":
+        log.warning("injection_screening_off")
+        return None
+    model = await asyncio.to_thread(load_or_train, default_data_dir() / "guardian")
+    log.info("injection_model", version=model.version, threshold=settings.injection_threshold)
+    return ScreenInjection(
+        model.screen, settings.injection_threshold, settings.injection_mode, metrics.injection_flagged
+    )
 
 
 def _auditor(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> Auditor:

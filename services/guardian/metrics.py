@@ -45,6 +45,12 @@ class GuardianMetrics:
             ["sink"],
             registry=registry,
         )
+        self.injection = Counter(
+            "alice_guardian_injection_total",
+            "Chat messages flagged as prompt injection, by outcome (blocked, shadow) and reason.",
+            ["outcome", "reason"],
+            registry=registry,
+        )
         self.pii = Counter(
             "alice_guardian_pii_total",
             "Pieces of personal data found in chat messages, by kind and action (redacted, blocked).",
@@ -59,6 +65,10 @@ class GuardianMetrics:
     def audit_error(self, sink: str) -> None:
         """Count one audit entry a sink could not write."""
         self.audit_errors.labels(sink).inc()
+
+    def injection_flagged(self, outcome: str, reason: str) -> None:
+        """Count one flagged message."""
+        self.injection.labels(outcome, reason).inc()
 
     def pii_found(self, kind: str, action: str, count: int) -> None:
         """Count personal data found in one message."""

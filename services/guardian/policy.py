@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import pydantic_core
 import structlog
@@ -33,6 +33,8 @@ from alice.signing import Claims
 from guardian.chat import ChatRequest, parse_chat
 from guardian.keys import KeyRecord, KeyStore
 from guardian.pii import PRIORITY, TOKEN_WORDS, Redactor
+
+log = structlog.get_logger("guardian.policy")
 
 AUTH_CHALLENGE = 'Bearer realm="alice"'
 AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
@@ -55,6 +57,8 @@ class GuardRequest:
     tools: tuple[str, ...] = field(default_factory=tuple)
     #: Kinds and counts of personal data found in the message (never the values).
     pii: dict[str, int] = field(default_factory=dict)
+    #: The injection rule or classifier that flagged the message (shadow mode lets it through).
+    injection: str | None = None
     #: Headers the client gets with the answer (the rate limit's).
     response_headers: dict[str, str] = field(default_factory=dict)
 
@@ -236,6 +240,50 @@ def parse_pii_kinds(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+class InjectionBlockedError(PolicyDeniedError):
+    code, title = "injection_blocked", "Prompt injection refused"
+
+
+INJECTION_MODES = ("block", "shadow", "off")
+
+
+class ScreenInjection:
+    """Content: a chat message that looks like a prompt injection (``guardian.injection``: rules, then the
+    classifier at ``threshold``) is refused with 403 ``injection_blocked`` and a reason code (``block``), only
+    logged and counted (``shadow``), or not screened (``off``)."""
+
+    def __init__(
+        self,
+        screen: Callable[[str, float], Any],
+        threshold: float,
+        mode: str = "block",
+        on_verdict: Callable[[str, str], None] = lambda _outcome, _reason: None,
+    ) -> None:
+        if mode not in INJECTION_MODES:
+            raise ConfigError(f"injection mode {mode!r} is not one of {', '.join(INJECTION_MODES)}")
+        self.screen = screen
+        self.threshold = threshold
+        self.mode = mode
+        self.on_verdict = on_verdict
+
+    async def __call__(self, request: GuardRequest) -> None:
+        if request.chat is None or self.mode == "off":
+            return
+        verdict = self.screen(request.chat.message, self.threshold)
+        if not verdict.attack:
+            return
+        request.injection = verdict.reason
+        if self.mode == "shadow":
+            log.warning("injection_shadow", reason=verdict.reason, score=round(verdict.score, 3))
+            self.on_verdict("shadow", verdict.reason)
+            return
+        self.on_verdict("blocked", verdict.reason)
+        raise InjectionBlockedError(
+            "The message looks like an attempt to override Alice's instructions, so it was not sent on.",
+            extra={"reason": verdict.reason},
+        )
+
+
 class PiiBlockedError(PolicyDeniedError):
     code, title = "pii_blocked", "Personal data not accepted"
 
@@ -297,12 +345,19 @@ def chat_pipeline(
     tool_grants: dict[str, tuple[str, ...]] | None = None,
     pii: ProtectPii | None = None,
     limits: Sequence[PolicyStep] = (),
+    injection: ScreenInjection | None = None,
 ) -> Pipeline:
-    """``POST /api/chat``: authenticate, the rate ``limits``, validate the chat body, protect personal data,
-    grant the role's tools."""
+    """``POST /api/chat``: authenticate, the rate ``limits``, validate the chat body, screen for injection,
+    protect personal data, grant the role's tools."""
     everything: dict[str, tuple[str, ...]] = {"user": (ALL_TOOLS,), "admin": (ALL_TOOLS,)}
     grants = tool_grants if tool_grants is not None else everything
-    content: tuple[PolicyStep, ...] = (ValidateChat(max_message_chars), pii or ProtectPii(), GrantTools(grants))
+    screening: tuple[PolicyStep, ...] = (injection,) if injection is not None else ()
+    content: tuple[PolicyStep, ...] = (
+        ValidateChat(max_message_chars),
+        *screening,
+        pii or ProtectPii(),
+        GrantTools(grants),
+    )
     return Pipeline(admission=(Authenticate(store, on_reject), *limits), content=content)
 
 

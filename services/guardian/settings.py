@@ -60,6 +60,12 @@ class GuardianSettings(SignedServiceSettings):
         default=90, gt=0, description="Audit entries older than this leave the Redis stream (alice:audit)"
     )
     audit_file: Path | None = Field(default=None, description="Also append audit entries to this JSON Lines file")
+    injection_mode: Literal["block", "shadow", "off"] = Field(
+        default="block", description="Prompt injection: refuse (403), only log (shadow), or do not screen"
+    )
+    injection_threshold: float = Field(
+        default=0.45, ge=0, le=1, description="Classifier probability at which a message counts as an injection"
+    )
     pii_mode: Literal["redact", "block", "off"] = Field(
         default="redact", description="Personal data in a chat message: replace with tokens, refuse (403), or pass"
     )

@@ -324,6 +324,22 @@ def audit_tail(
         typer.echo(json.dumps(entry, ensure_ascii=False))
 
 
+@eval_app.command("guard")
+def eval_guard(
+    data: Annotated[
+        Path | None, typer.Option(help='{"text","label"} rows; default ../shared/data/injection/deepset.dev.jsonl')
+    ] = None,
+    folds: Annotated[int, typer.Option(min=0, help="cross-validation folds on --data (0: the shipped model)")] = 5,
+    threshold: Annotated[float | None, typer.Option(min=0, max=1, help="default: the guardian's")] = None,
+) -> None:
+    """Injection screening: TPR/FPR on the attack set, false positives on Swedish benign traffic, latency."""
+    from alice.cli import guard_eval
+    from alice.settings import default_data_dir
+
+    result = guard_eval.eval_guard(data, folds, threshold, default_data_dir() / "guardian")
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
 @eval_app.command("pii")
 def eval_pii(
     data: Annotated[
