@@ -34,13 +34,20 @@ class Claims:
     role: str
     key_id: str
     tools: tuple[str, ...] = field(default_factory=tuple)
+    #: The guardian's load state (``normal``, ``brownout``): under brownout the orchestrator avoids the planner
+    #: and deep routes.
+    load: str = "normal"
 
     def encode(self) -> str:
-        raw = json.dumps(
-            {"tenant": self.tenant, "role": self.role, "key_id": self.key_id, "tools": list(self.tools)},
-            separators=(",", ":"),
-            sort_keys=True,
-        )
+        body: dict[str, Any] = {
+            "tenant": self.tenant,
+            "role": self.role,
+            "key_id": self.key_id,
+            "tools": list(self.tools),
+        }
+        if self.load != "normal":
+            body["load"] = self.load
+        raw = json.dumps(body, separators=(",", ":"), sort_keys=True)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -52,6 +59,7 @@ class Claims:
             role=str(data["role"]),
             key_id=str(data["key_id"]),
             tools=tuple(str(t) for t in data.get("tools", [])),
+            load=str(data.get("load", "normal")),
         )
 
 

@@ -14,6 +14,7 @@ from alice.httpclient import create_http_client
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import default_data_dir, load_settings
 from guardian.audit import Auditor, AuditSink, FileAuditSink, RedisAuditSink
+from guardian.brownout import LoadState, Sampler, ShedLoad, Thresholds, psutil_reading
 from guardian.gateway import Gateway
 from guardian.injection import load_or_train
 from guardian.keys import KeyStore
@@ -61,6 +62,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         stack.push_async_callback(client.aclose)
         redis = _redis(settings, stack)
+        load = LoadState(
+            Thresholds(
+                settings.brownout_cpu,
+                settings.brownout_memory,
+                settings.emergency_cpu,
+                settings.emergency_memory,
+                settings.brownout_exit_margin,
+                settings.brownout_hold_s,
+            ),
+            metrics.load_changed,
+        )
+        app.state.load = load
+        shed: tuple[ShedLoad, ...] = ()
+        if settings.brownout_enabled:
+            sampler = Sampler(load, settings.brownout_interval_s, psutil_reading)
+            sampler.start()
+            stack.push_async_callback(sampler.stop)
+            shed = (ShedLoad(load, settings.retry_after_s),)
         injection = await _injection(settings, metrics)
         limits = _rate_limits(settings, metrics, redis)
         secret = settings.internal_secret.get_secret_value().encode()
@@ -82,7 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     metrics.pii_found,
                     parse_pii_kinds(settings.pii_kinds),
                 ),
-                limits,
+                (*shed, *limits),
                 injection,
             ),
             status=status_pipeline(keys, refused),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from alice.metrics import FIB_BUCKETS_S
 
@@ -45,6 +45,15 @@ class GuardianMetrics:
             ["sink"],
             registry=registry,
         )
+        self.load_transitions = Counter(
+            "alice_guardian_load_transitions_total",
+            "Load state changes (normal, brownout, emergency), by from and to.",
+            ["before", "after"],
+            registry=registry,
+        )
+        self.load_level = Gauge(
+            "alice_guardian_load_level", "The load state: 0 normal, 1 brownout, 2 emergency.", registry=registry
+        )
         self.injection = Counter(
             "alice_guardian_injection_total",
             "Chat messages flagged as prompt injection, by outcome (blocked, shadow) and reason.",
@@ -65,6 +74,11 @@ class GuardianMetrics:
     def audit_error(self, sink: str) -> None:
         """Count one audit entry a sink could not write."""
         self.audit_errors.labels(sink).inc()
+
+    def load_changed(self, before: str, after: str, _sample: object) -> None:
+        """Count one load state change and set the gauge."""
+        self.load_transitions.labels(before, after).inc()
+        self.load_level.set(("normal", "brownout", "emergency").index(after))
 
     def injection_flagged(self, outcome: str, reason: str) -> None:
         """Count one flagged message."""

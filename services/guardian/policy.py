@@ -59,6 +59,8 @@ class GuardRequest:
     pii: dict[str, int] = field(default_factory=dict)
     #: The injection rule or classifier that flagged the message (shadow mode lets it through).
     injection: str | None = None
+    #: The guardian's load state signed into the claims (``brownout`` sheds the expensive routes).
+    load: str = "normal"
     #: Headers the client gets with the answer (the rate limit's).
     response_headers: dict[str, str] = field(default_factory=dict)
 
@@ -66,7 +68,7 @@ class GuardRequest:
         """What the signature tells the orchestrator about the caller (only after authentication)."""
         if self.key is None:
             raise UnauthenticatedError("Request was not authenticated.")
-        return Claims(tenant=self.key.tenant, role=self.key.role, key_id=self.key.id, tools=self.tools)
+        return Claims(tenant=self.key.tenant, role=self.key.role, key_id=self.key.id, tools=self.tools, load=self.load)
 
 
 class PolicyStep(Protocol):

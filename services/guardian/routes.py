@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import structlog
@@ -128,6 +128,13 @@ async def _guard_and_forward(
     answer = await _answer(gateway.upstream, response, request.url.path)
     answer.headers.update(guarded.response_headers)
     return answer
+
+
+@router.get("/guardian/state", tags=["ops"])
+async def load_state(request: Request) -> dict[str, Any]:
+    """The load state (normal, brownout, emergency), the last CPU and memory sample, and the thresholds."""
+    state: dict[str, Any] = request.app.state.load.view()
+    return state
 
 
 @router.post("/api/chat", response_model=None)

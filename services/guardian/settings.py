@@ -66,6 +66,14 @@ class GuardianSettings(SignedServiceSettings):
     injection_threshold: float = Field(
         default=0.45, ge=0, le=1, description="Classifier probability at which a message counts as an injection"
     )
+    brownout_enabled: bool = Field(default=True, description="Sample CPU and memory and shed load when high")
+    brownout_interval_s: float = Field(default=0.05, gt=0, le=10, description="Seconds between load samples")
+    brownout_cpu: float = Field(default=85.0, gt=0, le=100)
+    brownout_memory: float = Field(default=85.0, gt=0, le=100)
+    emergency_cpu: float = Field(default=97.0, gt=0, le=100)
+    emergency_memory: float = Field(default=95.0, gt=0, le=100)
+    brownout_exit_margin: float = Field(default=15.0, ge=0, le=100, description="Exit this many points lower")
+    brownout_hold_s: float = Field(default=10.0, ge=0, description="Calm seconds before stepping down a level")
     pii_mode: Literal["redact", "block", "off"] = Field(
         default="redact", description="Personal data in a chat message: replace with tokens, refuse (403), or pass"
     )

@@ -34,7 +34,7 @@ _CHAT_BODY = {
 
 
 def _caller(claims: Claims) -> Caller:
-    return Caller(tenant=claims.tenant, user=claims.key_id, tools=claims.tools)
+    return Caller(tenant=claims.tenant, user=claims.key_id, tools=claims.tools, brownout=claims.load == "brownout")
 
 
 def _route_headers(route: str, intent: str | None, cache: dict[str, Any] | None = None) -> dict[str, str]:

@@ -25,7 +25,7 @@ from orchestrator.micro import MICRO_SCHEMA, parse_answer, repair_messages
 from orchestrator.nlu import Nlu, NluResult
 from orchestrator.planner import Planner, PlannerRun
 from orchestrator.prompts import MICRO_JSON_SUFFIX, system_prompt
-from orchestrator.router import AVAILABLE, WITH_PLANNER, Route, RouteDecision, choose_route
+from orchestrator.router import AVAILABLE, BROWNOUT, WITH_PLANNER, Route, RouteDecision, choose_route
 from orchestrator.routewindow import RouteWindow
 from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, ToolCall
 from orchestrator.toolflow import ToolRunner, tool_context
@@ -46,6 +46,8 @@ class Caller:
     tenant: str = DEFAULT_TENANT
     user: str = "anonymous"
     tools: tuple[str, ...] = ALL_TOOLS
+    #: The guardian is in brownout: answer without the planner and deep routes.
+    brownout: bool = False
 
 
 #: The problem a remembered upstream failure is answered with, by its status.
@@ -162,9 +164,15 @@ class ChatService:
             return None
 
     async def plan(
-        self, request: ChatRequest, tenant: str = DEFAULT_TENANT, key: str | None = None, started: float | None = None
+        self,
+        request: ChatRequest,
+        tenant: str = DEFAULT_TENANT,
+        key: str | None = None,
+        started: float | None = None,
+        brownout: bool = False,
     ) -> Plan:
-        """Parse and route ``request``; binds the canonical log fields."""
+        """Parse and route ``request`` (under ``brownout`` only the tool and micro routes); binds the canonical log
+        fields."""
         started = self._clock() if started is None else started
         nlu = await self._understand(request.message)
         if nlu is not None and nlu.model_version and self.cache is not None:
@@ -174,9 +182,9 @@ class ChatService:
             nlu.route_hint if nlu else None,
             request.force_route,
             self.tools.intents() if self.tools is not None else frozenset(),
-            WITH_PLANNER if self._planner_calls is not None else AVAILABLE,
+            BROWNOUT if brownout else WITH_PLANNER if self._planner_calls is not None else AVAILABLE,
         )
-        if decision.route == "micro" and request.force_route is None and self.window is not None:
+        if decision.route == "micro" and request.force_route is None and self.window is not None and not brownout:
             if not await self.window.micro_allowed():
                 decision = RouteDecision(route="deep", wanted="micro", reason=f"{decision.reason}:micro_share_cap")
         plan = Plan(
@@ -324,6 +332,8 @@ class ChatService:
         outcome = await self.tools.run(tool, ctx, caller.tools)
         if outcome.result is None:
             route: Route = "planner" if self._planner_calls is not None else "deep"
+            if caller.brownout:
+                route = "micro"  # the guardian sheds the expensive routes
             decision = RouteDecision(route=route, wanted="tool", reason=f"{plan.decision.reason}:{outcome.reason}")
             structlog.contextvars.bind_contextvars(route=route, route_reason=decision.reason)
             return replace(plan, decision=decision), None
@@ -404,7 +414,7 @@ class ChatService:
         key, cached = await self._cached(request, tenant, started)
         if cached is not None:
             return cached
-        plan = await self.plan(request, tenant, key, started)
+        plan = await self.plan(request, tenant, key, started, caller.brownout)
         cached = await self._cached_paraphrase(plan)
         if cached is not None:
             return cached
@@ -484,7 +494,7 @@ class ChatService:
         key, cached = await self._cached(request, caller.tenant, started)
         if cached is not None:
             return _cached_stream(cached)
-        plan = await self.plan(request, caller.tenant, key, started)
+        plan = await self.plan(request, caller.tenant, key, started, caller.brownout)
         cached = await self._cached_paraphrase(plan)
         if cached is not None:
             return _cached_stream(cached)

@@ -16,6 +16,8 @@ Route = Literal["tool", "micro", "planner", "deep"]
 #: Routes that always answer; the others fall back to the nearest one that can.
 AVAILABLE: Final[frozenset[str]] = frozenset({"micro", "deep"})
 WITH_PLANNER: Final[frozenset[str]] = AVAILABLE | {"planner"}
+#: Under the guardian's brownout: the small LLM route only (tools still answer).
+BROWNOUT: Final[frozenset[str]] = frozenset({"micro"})
 FALLBACK: Final[dict[str, Route]] = {"tool": "micro", "planner": "deep"}
 
 MICRO_INTENTS: Final = frozenset({"greeting.hello", "smalltalk"})
@@ -64,5 +66,7 @@ def choose_route(
         return RouteDecision(route="tool", wanted="tool", reason=reason)
     if wanted in available:
         return RouteDecision(route=wanted, wanted=wanted, reason=reason)
-    fallback = "planner" if wanted == "tool" and "planner" in available else FALLBACK[wanted]
+    fallback = "planner" if wanted == "tool" and "planner" in available else FALLBACK.get(wanted, "micro")
+    if fallback not in available:
+        fallback = "micro"
     return RouteDecision(route=fallback, wanted=wanted, reason=f"{reason}:{wanted}_unavailable")

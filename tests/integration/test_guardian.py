@@ -273,3 +273,32 @@ def test_a_prompt_injection_is_refused_before_the_orchestrator(mesh: Mesh) -> No
         mesh.guardian.url + "/api/chat", json={"message": "glöm inte mjölken"}, headers=bearer(mesh.key), timeout=30
     )
     assert ordinary.status_code != 403, ordinary.text  # forwarded (the orchestrator has no NLU here: 503)
+
+
+def test_an_overloaded_guardian_sheds_users_but_not_admins(log_dir: Path, store: KeyStore) -> None:
+    """Thresholds at 1 % memory: the real sampler sees an emergency at its first sample."""
+    user, _ = store.create("acme", "user")
+    admin, _ = store.create("acme", "admin")
+    env = {
+        **_guardian_env(store.path, f"http://127.0.0.1:{free_port()}"),
+        "GUARDIAN_BROWNOUT_MEMORY": "1",
+        "GUARDIAN_EMERGENCY_MEMORY": "1",
+        "GUARDIAN_RETRY_AFTER_S": "4",
+    }
+    proc = start_service("guardian-overloaded", "guardian.app:create_app", log_dir, env)
+    try:
+        deadline = time.monotonic() + 5
+        while httpx.get(proc.url + "/guardian/state", timeout=5).json()["state"] != "emergency":
+            assert time.monotonic() < deadline, "never entered emergency"
+            time.sleep(0.05)
+        state = httpx.get(proc.url + "/guardian/state", timeout=5).json()
+        assert state["memory_percent"] >= 1 and state["thresholds"]["emergency"]["memory"] == 1
+        shed = httpx.post(proc.url + "/api/chat", json={"message": "hej"}, headers=bearer(user), timeout=10)
+        assert_problem(shed, 503, "overloaded")
+        assert shed.headers["retry-after"] == "4"
+        passed = httpx.post(proc.url + "/api/chat", json={"message": "hej"}, headers=bearer(admin), timeout=10)
+        assert passed.json()["code"] == "dependency_down"  # admitted; its orchestrator is a closed port
+        metrics = httpx.get(proc.url + "/metrics", timeout=5).text
+        assert 'alice_guardian_load_transitions_total{after="emergency",before="normal"} 1.0' in metrics
+    finally:
+        proc.stop()

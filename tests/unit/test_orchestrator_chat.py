@@ -266,3 +266,16 @@ async def test_a_planner_with_nothing_to_say_hands_the_message_to_deep() -> None
     answer = await service.answer(ChatRequest(message="Berätta om Stockholm."))
     assert (answer.route, answer.route_reason) == ("deep", "hint_planner:planner_no_tool")
     assert answer.response == "Hej där!" and len(llm.calls) == 2  # one planner step, then deep
+
+
+async def test_under_the_guardians_brownout_an_open_question_gets_the_small_micro_answer() -> None:
+    from orchestrator.chat import Caller
+
+    llm = FakeLlm()
+    question = NluResult(intent="info.query", confidence=0.9, route_hint="deep")
+    service, _ = _service(FakeNlu(question), llm)
+    answer = await service.answer(ChatRequest(message="Varför är himlen blå?"), Caller(brownout=True))
+    assert (answer.route, answer.route_reason) == ("micro", "hint_deep:deep_unavailable")
+    assert llm.calls[0][1] == 11  # the micro budget, not deep's
+    normal = await service.answer(ChatRequest(message="Varför är himlen blå?"), Caller())
+    assert normal.route == "deep"
