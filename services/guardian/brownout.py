@@ -12,7 +12,9 @@ lie under the entry thresholds (no flapping around one number).
 - EMERGENCY: non-admin chat requests are refused with 503 ``overloaded`` and ``Retry-After``; admins still pass.
 
 CPU is the system-wide share over the last interval (``psutil.cpu_percent``), memory the share in use
-(``virtual_memory().percent``). ``GET /guardian/state`` shows the state, the last sample and the thresholds;
+(``virtual_memory().percent``). CPU is not watched by default: on the machine the LLM runs on, CPU sits near 100 %
+during every answer, which is work, not overload (set the CPU thresholds for a guardian on a host of its own).
+``GET /guardian/state`` shows the state, the last sample and the thresholds;
 transitions are logged and counted.
 """
 
@@ -44,9 +46,11 @@ class OverloadedError(ServiceError):
 class Thresholds:
     """Entry and exit percentages of each level, and how long a level must stay calm to step down."""
 
-    brownout_cpu: float = 85.0
+    #: None: CPU is not watched (the default: where the LLM runs, CPU near 100 % during an answer is work, not
+    #: overload).
+    brownout_cpu: float | None = 85.0
     brownout_memory: float = 85.0
-    emergency_cpu: float = 97.0
+    emergency_cpu: float | None = 97.0
     emergency_memory: float = 95.0
     #: Exit a level once CPU and memory stayed this many points under its entry thresholds for ``hold_s``.
     margin: float = 15.0
@@ -54,9 +58,9 @@ class Thresholds:
 
     def level_of(self, cpu: float, memory: float) -> int:
         """The level a sample asks for on the way up (0 normal, 1 brownout, 2 emergency)."""
-        if cpu >= self.emergency_cpu or memory >= self.emergency_memory:
+        if _over(cpu, self.emergency_cpu) or memory >= self.emergency_memory:
             return 2
-        if cpu >= self.brownout_cpu or memory >= self.brownout_memory:
+        if _over(cpu, self.brownout_cpu) or memory >= self.brownout_memory:
             return 1
         return 0
 
@@ -65,7 +69,12 @@ class Thresholds:
         entry_cpu, entry_memory = (
             (self.emergency_cpu, self.emergency_memory) if level == 2 else (self.brownout_cpu, self.brownout_memory)
         )
-        return cpu < entry_cpu - self.margin and memory < entry_memory - self.margin
+        cpu_calm = entry_cpu is None or cpu < entry_cpu - self.margin
+        return cpu_calm and memory < entry_memory - self.margin
+
+
+def _over(value: float, threshold: float | None) -> bool:
+    return threshold is not None and value >= threshold
 
 
 @dataclass
