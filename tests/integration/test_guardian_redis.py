@@ -184,3 +184,11 @@ def test_alice_audit_tail_prints_the_newest_entries(guardian: tuple[Proc, str, s
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert len(lines) == 2 and lines[-1]["request_id"] == rid and lines[-1]["decision"] == "deny"
+
+
+def test_the_guardian_cost_bench_times_every_step(redis_proc: Proc) -> None:
+    from alice.cli.guardbench import bench_guardian
+
+    result = bench_guardian(30, redis_proc.url)
+    assert set(result["steps"]) == {"auth", "rate_limit", "schema", "injection", "pii", "tools"}
+    assert result["n"] == 30 and result["total"]["p95_ms"] >= result["baseline"]["p95_ms"] > 0

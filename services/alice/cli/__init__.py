@@ -266,6 +266,19 @@ def eval_nlu(
     typer.echo(json.dumps(nlucmd.eval_nlu(train, test, folds, data, labels), ensure_ascii=False))
 
 
+@bench_app.command("guardian")
+def bench_guardian(
+    n: Annotated[int, typer.Option("--n", min=10, max=1_000_000, help="timed requests (after 50 warm-up)")] = 2000,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="REDIS_URL", help="default: a redis-server for the run")
+    ] = None,
+) -> None:
+    """The guardian's own cost per chat request (key, rate limit, schema, injection, PII, tools), step by step."""
+    from alice.cli import guardbench
+
+    typer.echo(json.dumps(guardbench.bench_guardian(n, redis_url)))
+
+
 @bench_app.command("nlu")
 def bench_nlu(n: Annotated[int, typer.Option("--n", min=1, help="parses to time")] = 300) -> None:
     """p50/p95/p99 of one warm in-process parse (embed, classify, entities, route hint)."""
