@@ -26,6 +26,7 @@ from guardian.policy import (
     chat_pipeline,
     drafts_pipeline,
     feedback_pipeline,
+    load_tool_policy,
     monitoring_pipeline,
     parse_pii_kinds,
     parse_pii_modes,
@@ -93,7 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 keys,
                 settings.max_message_chars,
                 refused,
-                parse_tool_grants(settings.tools),
+                load_tool_policy(settings.tools_file) if settings.tools_file else parse_tool_grants(settings.tools),
                 ProtectPii(
                     settings.pii_mode,
                     parse_pii_modes(settings.pii_tenant_modes),

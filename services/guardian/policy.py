@@ -16,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import pydantic_core
 import structlog
+import yaml
 
 from alice.errors import (
     ConfigError,
@@ -151,6 +153,31 @@ def parse_tool_grants(spec: str) -> dict[str, tuple[str, ...]]:
         if not sep or not role.strip():
             raise ValueError(f"tool grant {part!r} must look like 'user=time.now,math.calculate' or 'admin=*'")
         grants[role.strip()] = tuple(t.strip() for t in tools.split(",") if t.strip())
+    return grants
+
+
+def load_tool_policy(path: Path) -> dict[str, tuple[str, ...]]:
+    """Tool grants by role from a YAML policy file::
+
+        roles:
+          user: [time.now, date.today, math.calculate, weather.lookup]
+          admin: ["*"]
+
+    A role not named runs no tool. :class:`ConfigError` (start-up stops) when the file is missing or malformed."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"tool policy {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"tool policy {path}: not YAML ({exc})") from None
+    roles = doc.get("roles") if isinstance(doc, dict) else None
+    if not isinstance(roles, dict) or not roles:
+        raise ConfigError(f"tool policy {path}: needs a 'roles' mapping of role to a list of tools")
+    grants: dict[str, tuple[str, ...]] = {}
+    for role, tools in roles.items():
+        if not isinstance(role, str) or not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+            raise ConfigError(f"tool policy {path}: role {role!r} must map to a list of tool names")
+        grants[role] = tuple(t.strip() for t in tools if t.strip())
     return grants
 
 

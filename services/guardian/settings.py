@@ -42,8 +42,13 @@ class GuardianSettings(SignedServiceSettings):
         default="user=*;admin=*",
         description="Tools each role may run: 'role=tool,tool;role=*' (a role not named runs none)",
     )
+    tools_file: Path | None = Field(
+        default=None, description="A YAML tool policy (roles: {role: [tools]}); wins over GUARDIAN_TOOLS"
+    )
     keys_file: Path = Field(default_factory=_default_keys_file)
-    keys_reload_interval_s: float = Field(default=1.0, ge=0)
+    keys_reload_interval_s: float = Field(
+        default=0.0, ge=0, description="Seconds between checks of the key file (0: every request, one stat call)"
+    )
     api_keys: Annotated[tuple[KeyRecord, ...], NoDecode] = ()
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After when the orchestrator is down")
     redis_url: str | None = Field(

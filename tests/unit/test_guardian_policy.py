@@ -257,3 +257,23 @@ async def test_grant_tools_signs_the_roles_tools_and_none_for_an_unnamed_role() 
     assert stranger.claims().tools == ()
     with pytest.raises(UnauthenticatedError):
         await GrantTools(grants)(request({}))
+
+
+def test_a_yaml_tool_policy_loads_or_stops_start_up(tmp_path: Path) -> None:
+    from alice.errors import ConfigError
+    from guardian.policy import load_tool_policy
+
+    example = Path(__file__).resolve().parents[2] / "config" / "tool_policy.example.yaml"
+    grants = load_tool_policy(example)
+    assert grants["admin"] == ("*",) and "time.now" in grants["user"] and "home.control" not in grants["user"]
+    for text, problem in (
+        ("roles: [user]", "roles"),
+        ("roles:\n  user: time.now", "list of tool names"),
+        ("{{{", "not YAML"),
+    ):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=problem):
+            load_tool_policy(bad)
+    with pytest.raises(ConfigError, match="No such file"):
+        load_tool_policy(tmp_path / "missing.yaml")
