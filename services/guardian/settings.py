@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from alice.settings import SignedServiceSettings, default_data_dir
@@ -90,44 +91,21 @@ class GuardianSettings(SignedServiceSettings):
     )
     pii_region: str = Field(default="SE", min_length=2, max_length=2, description="Default region of phone numbers")
 
-    @field_validator("rate_limits")
+    @field_validator("rate_limits", "tenant_rate_limit", "pii_tenant_modes", "pii_kinds", "tools")
     @classmethod
-    def _role_limits(cls, value: str) -> str:
-        from guardian.ratelimit import parse_role_limits
+    def _parses(cls, value: str, info: ValidationInfo) -> str:
+        """A malformed policy string stops start-up with the reason (the parser that will read it says why)."""
+        from guardian.policy import parse_pii_kinds, parse_pii_modes, parse_tool_grants
+        from guardian.ratelimit import parse_limit, parse_role_limits
 
-        parse_role_limits(value)
-        return value
-
-    @field_validator("tenant_rate_limit")
-    @classmethod
-    def _tenant_limit(cls, value: str) -> str:
-        from guardian.ratelimit import parse_limit
-
-        parse_limit(value)
-        return value
-
-    @field_validator("pii_tenant_modes")
-    @classmethod
-    def _pii_modes(cls, value: str) -> str:
-        from guardian.policy import parse_pii_modes
-
-        parse_pii_modes(value)  # a malformed mode stops start-up with the reason
-        return value
-
-    @field_validator("pii_kinds")
-    @classmethod
-    def _pii_kinds(cls, value: str) -> str:
-        from guardian.policy import parse_pii_kinds
-
-        parse_pii_kinds(value)
-        return value
-
-    @field_validator("tools")
-    @classmethod
-    def _tool_grants(cls, value: str) -> str:
-        from guardian.policy import parse_tool_grants
-
-        parse_tool_grants(value)  # a malformed grant stops start-up with the reason
+        parsers: dict[str, Callable[[str], object]] = {
+            "rate_limits": parse_role_limits,
+            "tenant_rate_limit": parse_limit,
+            "pii_tenant_modes": parse_pii_modes,
+            "pii_kinds": parse_pii_kinds,
+            "tools": parse_tool_grants,
+        }
+        parsers[str(info.field_name)](value)
         return value
 
     @field_validator("api_keys", mode="before")
