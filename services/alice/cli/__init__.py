@@ -114,7 +114,7 @@ def keys_list() -> None:
 def keys_revoke(key_id: str) -> None:
     """Revoke a key by id; the guardian refuses it at once."""
     if not _key_store().revoke(key_id):
-        raise ConfigError(f"no active key with id {key_id!r}")
+        raise ConfigError(f"no key with id {key_id!r} (alice keys list shows them)")
     _err(f"revoked {key_id}")
 
 
