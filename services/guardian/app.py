@@ -80,7 +80,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sampler = Sampler(load, settings.brownout_interval_s, psutil_reading)
             sampler.start()
             stack.push_async_callback(sampler.stop)
-            shed = (ShedLoad(load, settings.retry_after_s),)
+            # a level is held at least hold_s: retrying sooner is pointless
+            shed = (ShedLoad(load, max(settings.retry_after_s, settings.brownout_hold_s)),)
         injection = await _injection(settings, metrics)
         limits = _rate_limits(settings, metrics, redis)
         secret = settings.internal_secret.get_secret_value().encode()

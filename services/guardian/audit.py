@@ -2,10 +2,11 @@
 
 Every request through a guarded route ends as exactly one entry: ``allow`` (forwarded), ``redact`` (forwarded
 after personal data was replaced), ``deny`` (refused: authentication, role, validation, size, a blocked message,
-a denied tool) or ``limit`` (429). An entry holds the time, request id, route, tenant and key id (when the key
-was known), the decision, a reason code (the problem ``code``, or ``ok``), the status the client got from the
-guardian (the orchestrator's own status for forwarded requests) and, for redactions, the kinds and counts of
-personal data — never the message, the key or a value.
+a denied tool) or ``limit`` (429); ``error`` when the client went away or the guardian itself failed. An entry
+holds the time, request id, route, tenant and key id (when the key was known), the decision, a reason code (the
+problem ``code``, or ``ok``), the status the client got from the guardian (the orchestrator's own status for
+forwarded requests) and, for redactions, the kinds and counts of personal data — never the message, the key or
+a value.
 
 Sinks: a Redis stream (``XADD`` with ``MINID``: entries older than the retention are trimmed as new ones arrive,
 approximately, so the stream stays bounded) and, optionally, a JSON Lines file flushed and fsynced per entry
@@ -28,7 +29,9 @@ import structlog
 log = structlog.get_logger("guardian.audit")
 
 STREAM: Final = "alice:audit"
-DECISIONS: Final = ("allow", "redact", "deny", "limit")
+DECISIONS: Final = ("allow", "redact", "deny", "limit", "error")
+#: Ends that are nobody's decision: the client went away, or the guardian itself failed.
+_ERRORS: Final = frozenset({"client_disconnected", "internal_error"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ def _text(value: str | bytes) -> str:
 def decide(status: int, code: str | None, pii: Mapping[str, int]) -> tuple[str, str]:
     """The decision and reason of a request that ended with ``status`` (and the problem ``code`` when the
     guardian refused it)."""
+    if code in _ERRORS:
+        return "error", str(code)
     if code is not None:
         return ("limit" if status == 429 else "deny"), code
     return ("redact" if pii else "allow"), "ok"

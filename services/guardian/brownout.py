@@ -65,12 +65,22 @@ class Thresholds:
         return 0
 
     def calm_below(self, level: int, cpu: float, memory: float) -> bool:
-        """Whether a sample is under the exit thresholds of ``level`` (1 or 2)."""
-        entry_cpu, entry_memory = (
-            (self.emergency_cpu, self.emergency_memory) if level == 2 else (self.brownout_cpu, self.brownout_memory)
-        )
-        cpu_calm = entry_cpu is None or cpu < entry_cpu - self.margin
-        return cpu_calm and memory < entry_memory - self.margin
+        """Whether a sample is under the exit thresholds of ``level`` (1 or 2): its entry thresholds less the
+        margin — for emergency never below brownout's entry, so a machine that would start in brownout is not
+        held in emergency."""
+        if level == 2:
+            cpu_exit = _exit(self.emergency_cpu, self.margin, self.brownout_cpu)
+            memory_exit = max(self.emergency_memory - self.margin, self.brownout_memory)
+        else:
+            cpu_exit = _exit(self.brownout_cpu, self.margin, None)
+            memory_exit = self.brownout_memory - self.margin
+        return (cpu_exit is None or cpu < cpu_exit) and memory < memory_exit
+
+
+def _exit(entry: float | None, margin: float, floor: float | None) -> float | None:
+    if entry is None:
+        return None
+    return max(entry - margin, floor) if floor is not None else entry - margin
 
 
 def _over(value: float, threshold: float | None) -> bool:

@@ -46,7 +46,10 @@ DEFAULT_THRESHOLD: Final = 0.45
 _IGNORE_SV = r"(?:ignorera|strunta i|bortse från|glöm|skippa)"
 _IGNORE_EN = r"(?:ignore|disregard|forget|skip|override)"
 _IGNORE_DE = r"(?:ignorier\w*|vergiss|vergessen sie|missachte\w*)"
-_PREVIOUS_SV = r"(?:alla |all |allt |dina |de )?(?:tidigare|föregående|ovanstående|ovan|innan|gamla)"
+_PREVIOUS_SV = r"(?:alla |all |allt |dina |de )?(?:tidigare|föregående|ovanstående|ovan|innan)"
+#: Up to two words between the verb and what is ignored, but not the user's own ("glöm mina tidigare
+#: instruktioner om larmet" is a request to Alice's memory).
+_FILLER_SV = r"(?:(?!mina\b|min\b|mitt\b)\w+\s+){0,2}"
 _PREVIOUS_EN = r"(?:all |any |the |your )?(?:previous|prior|above|earlier|preceding|initial)"
 _ORDERS_SV = r"(?:instruktion\w*|regler\w*|riktlinje\w*|direktiv\w*|kontext\w*|prompt\w*|order)"
 _ORDERS_EN = r"(?:instructions?|rules?|guidelines?|directives?|prompts?|context|orders)"
@@ -57,31 +60,39 @@ _LEAK_VERB_EN = r"(?:show|print|reveal|repeat|output)"
 _LEAK_WHAT_EN = r"(?:system prompt|hidden instructions|initial instructions|instructions above)"
 _NOW_YOU_ARE = r"(?:du är nu|you are now|du bist jetzt)"
 _UNBOUND = r"(?:dan|jailbroken|utan (?:några )?(?:regler|begränsningar)|without (?:any )?(?:rules|restrictions|limits))"
+_NOT_A_PHONE = r"(?!.*\b(?:iphone|ios|telefon\w*|android|mobil\w*|phone|pixel|samsung)\b)"
+_DEV_MODE = rf"(?:utvecklarläge\w*|developer mode|dan mode)\b{_NOT_A_PHONE}"
 _ORDERS_DE = r"(?:anweisung\w*|anleitung\w*|regeln|vorherige\w*|obige\w*)"
 #: (pattern, reason): the phrasings that leave no doubt. Matched on lower-cased text.
 RULES: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
     (re.compile(p, re.IGNORECASE), reason)
     for p, reason in (
-        (rf"\b{_IGNORE_SV}\s+(?:\w+\s+){{0,2}}{_PREVIOUS_SV}\s+(?:\w+\s+){{0,1}}{_ORDERS_SV}", "ignore_instructions"),
-        (rf"\b{_IGNORE_SV}\s+(?:alla |dina )?{_ORDERS_SV}\b", "ignore_instructions"),
+        (rf"\b{_IGNORE_SV}\s+{_FILLER_SV}{_PREVIOUS_SV}\s+(?:\w+\s+){{0,1}}{_ORDERS_SV}", "ignore_instructions"),
+        (rf"\b{_IGNORE_SV}\s+(?:alla (?:dina )?|dina |era ){_ORDERS_SV}\b", "ignore_instructions"),
         (rf"\b{_IGNORE_SV}\s+allt\s+(?:ovan|innan|du (?:har )?(?:fått|lärt))", "ignore_instructions"),
         (rf"\b{_IGNORE_EN}\s+(?:\w+\s+){{0,2}}{_PREVIOUS_EN}\s+(?:\w+\s+){{0,1}}{_ORDERS_EN}", "ignore_instructions"),
         (rf"\b{_IGNORE_EN}\s+(?:all |your )?{_ORDERS_EN}\b", "ignore_instructions"),
-        (r"\bforget (?:everything|all)\b", "ignore_instructions"),
+        (rf"\bforget (?:everything\b|all (?:previous|prior|your|the above|{_ORDERS_EN})\b)", "ignore_instructions"),
         (rf"\b{_IGNORE_DE}\s+(?:\w+\s+){{0,3}}{_ORDERS_DE}", "ignore_instructions"),
         (r"\bvergiss\s+alles\b", "ignore_instructions"),
         (rf"\b{_LEAK_VERB_SV}\s+(?:\w+\s+){{0,2}}{_LEAK_WHAT_SV}", "prompt_leak"),
         (rf"\b{_LEAK_VERB_EN}\s+(?:\w+\s+){{0,2}}{_LEAK_WHAT_EN}", "prompt_leak"),
         (rf"\b{_NOW_YOU_ARE}\s+(?:\w+\s+){{0,2}}{_UNBOUND}", "role_override"),
-        (r"\b(?:utvecklarläge|developer mode|dan mode)\b", "role_override"),
+        (rf"\b(?:aktivera|slå på|starta|gå in i|enable|activate|enter)\s+(?:\w+\s+)?{_DEV_MODE}", "role_override"),
         (r"\bjailbreak\b(?!\w)(?!.*\b(?:iphone|ios|telefon|phone|android)\b)", "role_override"),
     )
 )
 
 
+def visible(text: str) -> str:
+    """``text`` without invisible format characters (zero-width spaces and joiners, BOM), which would otherwise
+    split "ignorera\u200balla" past the rules and the n-grams."""
+    return "".join(ch if unicodedata.category(ch) != "Cf" else " " for ch in unicodedata.normalize("NFKC", text))
+
+
 def rule_hit(text: str) -> str | None:
     """The reason code of the first rule ``text`` matches, or None."""
-    folded = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    folded = " ".join(visible(text).casefold().split())
     for pattern, reason in RULES:
         if pattern.search(folded):
             return reason
@@ -152,6 +163,7 @@ class InjectionModel:
 
     def screen(self, text: str, threshold: float) -> Verdict:
         """Rules first, then the classifier at ``threshold``."""
+        text = visible(text)
         reason = rule_hit(text)
         probability = self.score(text)
         if reason is not None:

@@ -95,16 +95,38 @@ def _emails(text: str) -> Iterator[PiiSpan]:
 
 
 def _ibans(text: str) -> Iterator[PiiSpan]:
+    """The longest valid IBAN at the start of each candidate: the regex is greedy, so "… 7466 500 kr" or
+    "… 7466 SEK" must not hide the account number behind a failed check of the longer run."""
     for m in _IBAN_RE.finditer(text):
-        if iban.is_valid(m.group(0)):
-            yield PiiSpan(m.start(), m.end(), IBAN, m.group(0))
+        raw = m.group(0)
+        for end in range(len(raw), 14, -1):
+            if raw[end - 1] != " " and iban.is_valid(raw[:end]):
+                yield PiiSpan(m.start(), m.start() + end, IBAN, raw[:end])
+                break
+
+
+#: Card lengths tried on a run of digits written together, most common first.
+_COMPACT_CARD_LENGTHS: Final = (16, 15, 19, 14, 13, 18, 17)
+
+
+def _card_cuts(raw: str) -> list[int]:
+    """Where a card inside ``raw`` may end: after each group when it is written in groups ("4111 1111 …"),
+    else after the usual card lengths."""
+    if re.search(r"[ -]", raw):
+        return [m.end() for m in re.finditer(r"\d+", raw)][::-1]
+    return [n for n in _COMPACT_CARD_LENGTHS if n <= len(raw)]
 
 
 def _cards(text: str) -> Iterator[PiiSpan]:
+    """The longest Luhn-valid card of 13–19 digits at the start of each candidate ("4111 1111 1111 1111 123" or
+    a card followed by "12/27" still hides the card)."""
     for m in _CARD_RE.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
-        if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
-            yield PiiSpan(m.start(), m.end(), PAYMENT_CARD, m.group(0))
+        raw = m.group(0)
+        for end in _card_cuts(raw):
+            digits = re.sub(r"\D", "", raw[:end])
+            if 13 <= len(digits) <= 19 and luhn.is_valid(digits):
+                yield PiiSpan(m.start(), m.start() + end, PAYMENT_CARD, raw[:end])
+                break
 
 
 def _phones(text: str, region: str) -> Iterator[PiiSpan]:

@@ -76,7 +76,7 @@ def parse_limit(spec: str) -> Limit | None:
     if spec.strip() in ("", "0"):
         return None
     match = _LIMIT_RE.match(spec)
-    if match is None:
+    if match is None or not (match.group(2) or match.group(3)):
         raise ConfigError(f"rate limit {spec!r} is not COUNT/WINDOW such as 60/min or 100/30s")
     count, size, unit = int(match.group(1)), int(match.group(2) or 1), (match.group(3) or "s").lower()
     window = size * _UNIT_S[unit]

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -117,11 +118,19 @@ async def _guard_and_forward(
             guarded.body = await read_body(request.stream(), request.headers.get("content-length"), body_limit)
         await pipeline.inspect(guarded)
     except ServiceError as exc:
+        exc.headers = {**guarded.response_headers, **exc.headers}  # a counted request keeps its RateLimit-*
         await _audit(gateway, request, guarded, exc.status, exc.code)
+        raise
+    except ClientDisconnect:
+        await _audit(gateway, request, guarded, 499, "client_disconnected")
+        raise
+    except Exception:
+        await _audit(gateway, request, guarded, 500, "internal_error")
         raise
     try:
         response = await gateway.upstream.open(guarded)
     except ServiceError as exc:  # allowed, but the orchestrator could not answer
+        exc.headers = {**guarded.response_headers, **exc.headers}
         await _audit(gateway, request, guarded, exc.status, None)
         raise
     await _audit(gateway, request, guarded, response.status_code, None)

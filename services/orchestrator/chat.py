@@ -85,6 +85,8 @@ class Plan:
     tenant: str = DEFAULT_TENANT
     cache_key: str | None = None
     forced: bool = False
+    #: Answered under the guardian's brownout (a cheaper route than wanted): never cached.
+    degraded: bool = False
 
     @property
     def intent(self) -> str | None:
@@ -195,6 +197,7 @@ class ChatService:
             tenant=tenant,
             cache_key=key,
             forced=request.force_route is not None,
+            degraded=brownout,
         )
         structlog.contextvars.bind_contextvars(
             route=decision.route,
@@ -298,7 +301,7 @@ class ChatService:
 
     async def _store(self, plan: Plan, response: ChatResponse) -> None:
         """Offer a fresh answer to the cache and link the request to it (for feedback)."""
-        if self.cache is None or plan.cache_key is None or not response.response:
+        if self.cache is None or plan.cache_key is None or not response.response or plan.degraded:
             return
         answer = response.model_dump(
             mode="json", include={"response", "route", "route_reason", "intent", "confidence", "model"}

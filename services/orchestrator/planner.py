@@ -62,7 +62,8 @@ MAX_LLM_STEPS: Final = 2
 FREE_TEXT_INTENTS: Final = frozenset({"email.create_draft", "calendar.create_draft", "memory.store"})
 #: Sequencing words, commas and semicolons always separate tasks; a bare "och" does when both sides are tasks.
 _SEQUENCE_WORDS: Final = (
-    r"sen|sedan|så|sa|därefter|darefter|efter det|slutligen|till sist|sist|dessutom|också|ocksa|även|aven"
+    r"(?:sen|sedan|så|sa|därefter|darefter|efter det|slutligen|till sist|sist|dessutom|också|ocksa|även|aven)"
+    r"\b(?!\s+att\b)"  # a whole word ("Sara", "sista" are names and words), and "så att" is no sequence
 )
 _STRONG: Final = re.compile(
     rf"\s*(?:[,;]\s*(?:och\s+)?(?P<after_comma>{_SEQUENCE_WORDS})?|"

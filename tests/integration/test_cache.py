@@ -227,3 +227,13 @@ def test_a_stopped_redis_is_bypassed_and_the_cache_returns_with_it(stack: Stack)
         time.sleep(0.5)
     assert hit, "the cache did not come back after Redis returned"
     assert redis.Redis.from_url(stack.redis.url).keys("alice:cache:e:*")
+
+
+def test_an_answer_made_under_brownout_is_not_cached(stack: Stack) -> None:
+    from dataclasses import replace
+
+    degraded = replace(USER, load="brownout")
+    first = _ok(_chat(stack.a, "Vad är huvudstaden i Danmark?", degraded))
+    assert first["route"] == "micro" and first["route_reason"].endswith("_unavailable")  # deep was shed
+    later = _chat(stack.a, "Vad är huvudstaden i Danmark?")  # load back to normal: asked afresh, not the small answer
+    assert later.headers["x-cache"] == "miss" and _ok(later)["route"] == "deep"

@@ -283,6 +283,7 @@ def test_an_overloaded_guardian_sheds_users_but_not_admins(log_dir: Path, store:
         "GUARDIAN_BROWNOUT_MEMORY": "1",
         "GUARDIAN_EMERGENCY_MEMORY": "1",
         "GUARDIAN_RETRY_AFTER_S": "4",
+        "GUARDIAN_BROWNOUT_HOLD_S": "3",  # Retry-After is the larger of the two
     }
     proc = start_service("guardian-overloaded", "guardian.app:create_app", log_dir, env)
     try:

@@ -120,6 +120,8 @@ def test_parallel_requests_through_the_guardian_get_exactly_the_limit(guardian: 
     assert limited.json()["code"] == "rate_limited" and int(limited.headers["retry-after"]) >= 1
     assert limited.headers["ratelimit-limit"] == "5" and limited.headers["ratelimit-remaining"] == "0"
     assert 1 <= int(limited.headers["ratelimit-reset"]) <= 60
+    admitted = [r for r in responses if r.status_code == 503]  # counted, then the orchestrator was down
+    assert sorted(r.headers["ratelimit-remaining"] for r in admitted) == ["0", "1", "2", "3", "4"]
     metrics = httpx.get(proc.url + "/metrics", timeout=10).text
     assert 'alice_guardian_ratelimit_total{outcome="limited"} 7.0' in metrics
 

@@ -16,6 +16,7 @@ def test_decisions_from_status_code_and_pii() -> None:
     assert decide(401, "unauthenticated", {}) == ("deny", "unauthenticated")
     assert decide(403, "pii_blocked", {"IBAN": 1}) == ("deny", "pii_blocked")
     assert decide(429, "rate_limited", {}) == ("limit", "rate_limited")
+    assert decide(499, "client_disconnected", {}) == ("error", "client_disconnected")
 
 
 def test_an_entry_survives_the_stream_fields() -> None:

@@ -36,6 +36,15 @@ def test_up_at_once_down_only_after_the_hold_below_the_exit_threshold() -> None:
     assert view["state"] == "brownout" and view["memory_percent"] == 80 and view["thresholds"]["hold_s"] == 5
 
 
+def test_emergency_steps_down_once_under_brownouts_entry() -> None:
+    # exit of emergency: max(97 - 10, 90) = 90 memory; at 89 the machine would start in brownout, not emergency
+    state = LoadState(T)
+    state.observe(Sample(10, 98, 0.0))
+    for t in (1.0, 3.0, 6.0):
+        state.observe(Sample(10, 89, t))
+    assert state.state == "brownout"
+
+
 def test_the_sampler_enters_brownout_within_150_ms_of_the_crossing() -> None:
     crossed_at: list[float] = []
 
@@ -51,7 +60,9 @@ def test_the_sampler_enters_brownout_within_150_ms_of_the_crossing() -> None:
         sampler = Sampler(state, 0.05, read)
         sampler.start()
         try:
+            deadline = time.monotonic() + 5
             while state.state == "normal":
+                assert time.monotonic() < deadline, "the sampler never entered brownout"
                 await asyncio.sleep(0.005)
             return time.monotonic()
         finally:

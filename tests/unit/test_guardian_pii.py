@@ -66,6 +66,22 @@ def test_phone_email_iban_and_card() -> None:
     assert kinds("konto SE45 5000 0000 0583 9825 7467") == []  # IBAN check digits fail
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("kort 4111 1111 1111 1111 123", PAYMENT_CARD, "4111 1111 1111 1111"),
+        ("kortet 4111 1111 1111 1111 12/27", PAYMENT_CARD, "4111 1111 1111 1111"),
+        ("kortet 4111111111111111.", PAYMENT_CARD, "4111111111111111"),
+        ("betala till SE45 5000 0000 0583 9825 7466 500 kr", IBAN, "SE45 5000 0000 0583 9825 7466"),
+        ("betala till SE45 5000 0000 0583 9825 7466 SEK", IBAN, "SE45 5000 0000 0583 9825 7466"),
+        ("SE4550000000058398257466 2025", IBAN, "SE4550000000058398257466"),
+    ],
+)
+def test_a_number_followed_by_more_digits_or_a_word_is_still_found(text: str, kind: str, value: str) -> None:
+    # the candidates are greedy; a failed check of the longer run must not hide the number at its start
+    assert kinds(text) == [(kind, value)]
+
+
 def test_a_personnummer_is_not_also_a_phone_number() -> None:
     ten = pnr("060825981")  # 060… also looks like a Sundsvall number
     assert kinds(f"personnummer {ten}") == [(PERSONNUMMER, ten)]

@@ -19,7 +19,7 @@ def test_limits_parse() -> None:
     assert parse_limit("1000/h") == Limit(1000, 3600) and parse_limit("5/s") == Limit(5, 1)
     assert parse_limit("0") is None and parse_limit("") is None
     assert parse_role_limits("user=60/min, admin=0") == {"user": Limit(60, 60), "admin": None}
-    for bad in ("sixty/min", "60/fortnight", "0/min", "60/0s"):
+    for bad in ("sixty/min", "60/fortnight", "0/min", "60/0s", "60/", "60"):
         with pytest.raises(ConfigError):
             parse_limit(bad)
     with pytest.raises(ConfigError):

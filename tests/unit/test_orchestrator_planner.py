@@ -102,6 +102,15 @@ def test_split_tasks(text: str, tasks: list[str]) -> None:
     assert split_tasks(text) == tasks
 
 
+def test_names_and_so_that_clauses_are_not_sequencing_words() -> None:
+    assert split_pieces("boka möte med Anna och Sara på fredag") == [
+        ("boka möte med Anna", False),
+        ("Sara på fredag", False),
+    ]
+    assert split_pieces("mejla Karin, så att hon vet") == [("mejla Karin", False), ("så att hon vet", False)]
+    assert split_pieces("den sista dagen, sen vädret") == [("den sista dagen", False), ("vädret", True)]
+
+
 def test_pieces_say_whether_a_sequencing_word_introduced_them() -> None:
     assert split_pieces("mejla Eva, säg att jag kommer och sen kolla vädret, slutligen klockan") == [
         ("mejla Eva", False),
