@@ -29,7 +29,6 @@ import structlog
 log = structlog.get_logger("guardian.audit")
 
 STREAM: Final = "alice:audit"
-DECISIONS: Final = ("allow", "redact", "deny", "limit", "error")
 #: Ends that are nobody's decision: the client went away, or the guardian itself failed.
 _ERRORS: Final = frozenset({"client_disconnected", "internal_error"})
 

@@ -92,7 +92,11 @@ def visible(text: str) -> str:
 
 def rule_hit(text: str) -> str | None:
     """The reason code of the first rule ``text`` matches, or None."""
-    folded = " ".join(visible(text).casefold().split())
+    return _rule_hit_visible(visible(text))
+
+
+def _rule_hit_visible(text: str) -> str | None:
+    folded = " ".join(text.casefold().split())
     for pattern, reason in RULES:
         if pattern.search(folded):
             return reason
@@ -164,7 +168,7 @@ class InjectionModel:
     def screen(self, text: str, threshold: float) -> Verdict:
         """Rules first, then the classifier at ``threshold``."""
         text = visible(text)
-        reason = rule_hit(text)
+        reason = _rule_hit_visible(text)
         probability = self.score(text)
         if reason is not None:
             return Verdict(True, f"injection_{reason}", probability)

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from alice.settings import SignedServiceSettings, default_data_dir
+from guardian.injection import DEFAULT_THRESHOLD
 from guardian.keys import KeyRecord, parse_inline_keys
 
 
@@ -70,7 +71,7 @@ class GuardianSettings(SignedServiceSettings):
         default="block", description="Prompt injection: refuse (403), only log (shadow), or do not screen"
     )
     injection_threshold: float = Field(
-        default=0.45, ge=0, le=1, description="Classifier probability at which a message counts as an injection"
+        default=DEFAULT_THRESHOLD, ge=0, le=1, description="Classifier probability at which a message is an injection"
     )
     brownout_enabled: bool = Field(default=True, description="Sample CPU and memory and shed load when high")
     brownout_interval_s: float = Field(default=0.05, gt=0, le=10, description="Seconds between load samples")

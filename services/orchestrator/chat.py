@@ -153,6 +153,13 @@ class ChatService:
         """The model that answers."""
         return self._llm.model
 
+    def _llm_routes(self, brownout: bool) -> frozenset[str]:
+        """The LLM routes that may answer: micro only under the guardian's brownout, else micro and deep, and the
+        planner when this service has one."""
+        if brownout:
+            return BROWNOUT
+        return WITH_PLANNER if self._planner_calls is not None else AVAILABLE
+
     def _llm_for(self, route: str) -> Llm:
         return self._route_llms.get(route, self._llm)
 
@@ -184,7 +191,7 @@ class ChatService:
             nlu.route_hint if nlu else None,
             request.force_route,
             self.tools.intents() if self.tools is not None else frozenset(),
-            BROWNOUT if brownout else WITH_PLANNER if self._planner_calls is not None else AVAILABLE,
+            self._llm_routes(brownout),
         )
         if decision.route == "micro" and request.force_route is None and self.window is not None and not brownout:
             if not await self.window.micro_allowed():
@@ -334,9 +341,8 @@ class ChatService:
         )
         outcome = await self.tools.run(tool, ctx, caller.tools)
         if outcome.result is None:
-            route: Route = "planner" if self._planner_calls is not None else "deep"
-            if caller.brownout:
-                route = "micro"  # the guardian sheds the expensive routes
+            available = self._llm_routes(plan.degraded)
+            route: Route = "planner" if "planner" in available else "deep" if "deep" in available else "micro"
             decision = RouteDecision(route=route, wanted="tool", reason=f"{plan.decision.reason}:{outcome.reason}")
             structlog.contextvars.bind_contextvars(route=route, route_reason=decision.reason)
             return replace(plan, decision=decision), None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +92,7 @@ def eval_guard(data: Path | None, folds: int, threshold: float | None, cache_dir
         raise ConfigError(f"no rows in {path} (need {{'text','label'}} JSON Lines)")
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     sv_attacks = load_rows([DATA_DIR / "injection_sv.jsonl"])
-    sv_train = [str(json.loads(line)["text"]) for line in (DATA_DIR / "benign_sv.jsonl").read_text().splitlines()]
+    sv_train = load_rows([DATA_DIR / "benign_sv.jsonl"])[0]
     _say(f"{len(texts)} rows from {path} ({int(labels.sum())} attacks); {folds} folds")
     model = load_or_train(cache_dir)
     if folds >= 2:
@@ -154,9 +153,3 @@ def eval_guard(data: Path | None, folds: int, threshold: float | None, cache_dir
 def _fp_only(scores: np.ndarray, rules: np.ndarray, threshold: float) -> dict[str, Any]:
     flagged = rules | (scores >= threshold)
     return {"fp": int(flagged.sum()), "fpr": round(float(flagged.mean()) if len(flagged) else 0.0, 4)}
-
-
-def flagged_examples(texts: Sequence[str], scores: np.ndarray, threshold: float, n: int = 5) -> list[str]:
-    """The highest-scoring benign texts over ``threshold`` (for the developer's eye; never the test data)."""
-    order = np.argsort(-scores)
-    return [texts[i] for i in order[:n] if scores[i] >= threshold]

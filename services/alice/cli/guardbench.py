@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alice.cli.mesh import free_port
 from alice.cli.scenarios import percentile
 from alice.errors import ServiceError
 
@@ -42,9 +43,7 @@ def _redis_url(given: str | None) -> Iterator[str]:
     exe = shutil.which("redis-server")
     if exe is None:
         raise ServiceError("no REDIS_URL and no redis-server installed: the rate limit needs Redis")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(  # noqa: S603 (a fixed command)
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
