@@ -16,6 +16,10 @@ import pytest
 
 from procs import REPO, free_port, processes_with_home
 
+#: The guardian's trained injection model is versioned by a hash of its data and features: safe to share between
+#: runs, and its first training (which embeds ~2,000 sentences) is then paid once per machine.
+os.environ.setdefault("GUARDIAN_MODEL_DIR", str(Path.home() / ".alice" / "guardian"))
+
 TEST_MODEL = "smollm2:135m"
 TEST_SECRET = "e2e-internal-secret-0123456789abcdef"
 
@@ -107,6 +111,15 @@ def _wait_until_up(popen: subprocess.Popen[bytes], home: Path, url: str) -> str:
             popen.kill()
             raise RuntimeError("mesh not up in time:\n" + (home / "alice-up.log").read_text()[-4000:])
         time.sleep(0.5)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def guardian_injection_model() -> None:
+    """The guardian's injection model, trained (first run on a machine: ~40 s) before any guardian starts, so no
+    guardian's start-up waits on it."""
+    from guardian.injection import shipped_model
+
+    shipped_model(Path(os.environ["GUARDIAN_MODEL_DIR"]), threads=2)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from alice.settings import default_data_dir, load_settings
 from guardian.audit import Auditor, AuditSink, FileAuditSink, RedisAuditSink
 from guardian.brownout import LoadState, Sampler, ShedLoad, Thresholds, psutil_reading
 from guardian.gateway import Gateway
-from guardian.injection import load_or_train
+from guardian.injection import InjectionModel, shipped_model
 from guardian.keys import KeyStore
 from guardian.metrics import GuardianMetrics
 from guardian.policy import (
@@ -141,16 +141,26 @@ def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, redis: Re
     return (RateLimit(RedisLimiter(redis), role_limits, tenant_limit, metrics.rate_decision),)
 
 
+def load_injection(settings: GuardianSettings) -> tuple[InjectionModel, float]:
+    """The injection model as configured (trained on the first start: with the embedding ~40 s) and its threshold."""
+    model = shipped_model(
+        settings.model_dir or default_data_dir() / "guardian",
+        settings.injection_embeddings,
+        settings.embed_threads,
+        settings.injection_floor,
+    )
+    threshold = model.default_threshold if settings.injection_threshold is None else settings.injection_threshold
+    return model, threshold
+
+
 async def _injection(settings: GuardianSettings, metrics: GuardianMetrics) -> ScreenInjection | None:
-    """The injection screen (its model loaded, or trained on first start: a few seconds)."""
+    """The injection screen, or none when it is off."""
     if settings.injection_mode == "off":
         log.warning("injection_screening_off")
         return None
-    model = await asyncio.to_thread(load_or_train, default_data_dir() / "guardian")
-    log.info("injection_model", version=model.version, threshold=settings.injection_threshold)
-    return ScreenInjection(
-        model.screen, settings.injection_threshold, settings.injection_mode, metrics.injection_flagged
-    )
+    model, threshold = await asyncio.to_thread(load_injection, settings)
+    log.info("injection_model", version=model.version, threshold=threshold, second_look=model.combined is not None)
+    return ScreenInjection(model.screen, threshold, settings.injection_mode, metrics.injection_flagged)
 
 
 def _auditor(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> Auditor:

