@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from alice.models import DEFAULT_MODEL
 from alice.settings import SignedServiceSettings
+from orchestrator.schemas import DEFAULT_MAX_MESSAGE_CHARS
 
 
 def _alias(shared: str, field: str) -> AliasChoices:
@@ -27,7 +28,12 @@ class OrchestratorSettings(SignedServiceSettings):
     model: str = DEFAULT_MODEL
     llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     redis_url: str | None = Field(default=None, validation_alias=_alias("REDIS_URL", "redis_url"))
-    max_message_chars: int = Field(default=4000, ge=1, le=100_000)
+    max_message_chars: int = Field(
+        default=DEFAULT_MAX_MESSAGE_CHARS,
+        ge=1,
+        le=100_000,
+        description="Longest message accepted from the guardian (whose own limit, 4000, is the one users meet)",
+    )
     temperature: float = Field(default=0.3, ge=0, le=2)
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
     num_predict_deep: int = Field(default=384, ge=1, le=32768)

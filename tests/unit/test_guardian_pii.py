@@ -140,3 +140,13 @@ def test_only_the_configured_kinds_are_touched() -> None:
     request = _request("acme", f"mejla eva@example.se mitt nummer {ten}")
     asyncio.run(step(request))
     assert json.loads(request.body)["message"] == "mejla eva@example.se mitt nummer [PERSONNUMMER_1]"
+
+
+@pytest.mark.parametrize("value", ["a@b.se", "08-123456", "0701740612", "850709-2388", "SE4550000000058398257466"])
+def test_a_message_at_the_guardians_limit_still_fits_the_orchestrator_once_redacted(value: str) -> None:
+    from orchestrator.schemas import DEFAULT_MAX_MESSAGE_CHARS
+
+    message = " ".join([value] * (4000 // (len(value) + 1)))
+    redacted = Redactor("SE").redact(message)
+    assert value not in redacted  # every copy was replaced
+    assert len(message) <= 4000 and len(redacted) <= DEFAULT_MAX_MESSAGE_CHARS

@@ -18,7 +18,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     s = OrchestratorSettings(internal_secret=SECRET)
     assert (s.port, s.nlu_url, s.nlu_timeout_s) == (8000, "http://127.0.0.1:9002", 2.0)
     assert (s.ollama_host, s.model, s.llm_timeout_s) == ("http://127.0.0.1:11434", DEFAULT_MODEL, 120.0)
-    assert (s.redis_url, s.max_message_chars) == (None, 4000)
+    assert (s.redis_url, s.max_message_chars) == (None, 10_000)  # room for the guardian's redaction tokens
 
 
 def test_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
