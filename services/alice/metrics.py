@@ -51,3 +51,33 @@ class HttpMetrics:
 def new_registry() -> CollectorRegistry:
     """A fresh registry (no process-wide default collectors, so apps stay independent)."""
     return CollectorRegistry(auto_describe=True)
+
+
+class BreakerMetrics:
+    """Circuit breakers (``alice.breaker``): the state of each, and its transitions."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.state = Gauge(
+            "alice_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+            ["breaker"],
+            registry=registry,
+        )
+        self.transitions = Counter(
+            "alice_breaker_transitions_total",
+            "Circuit breaker state changes, by the state entered.",
+            ["breaker", "state"],
+            registry=registry,
+        )
+
+    def watch(self, name: str) -> None:
+        """Show ``name`` as closed before its first transition."""
+        self.state.labels(name).set(0)
+
+    def changed(self, name: str, _old: object, new: object) -> None:
+        """The ``on_change`` hook of a breaker."""
+        from alice.breaker import STATE_VALUES, BreakerState
+
+        state = BreakerState(str(new))
+        self.state.labels(name).set(STATE_VALUES[state])
+        self.transitions.labels(name, state.value).inc()

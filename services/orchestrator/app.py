@@ -15,12 +15,14 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from alice.breaker import Breakers, CircuitBreaker, dependency_failure
 from alice.fibonacci import config as fibonacci_config
 from alice.httpclient import create_http_client, forward_request_id
+from alice.metrics import BreakerMetrics
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
-from orchestrator import api, cacheapi
+from orchestrator import api, cacheapi, opsapi
 from orchestrator.cache.answers import AnswerCache, CacheConfig
 from orchestrator.cache.keys import KeyContext
 from orchestrator.cache.semantic import SemanticMatcher
@@ -28,7 +30,7 @@ from orchestrator.cache.store import CacheStore
 from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
 from orchestrator.gate import RedisNonceStore, SignatureGate
-from orchestrator.llm import OllamaLlm
+from orchestrator.llm import OllamaLlm, llm_breaker
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
 from orchestrator.prompts import prompt_version
@@ -129,7 +131,10 @@ def _tool_runner(
         DateTodayTool(),
         CalculateTool(),
         WeatherTool(
-            weather_client, geocoding_url=settings.weather_geocoding_url, forecast_url=settings.weather_forecast_url
+            weather_client,
+            geocoding_url=settings.weather_geocoding_url,
+            forecast_url=settings.weather_forecast_url,
+            breaker=_breaker(app, CircuitBreaker("weather", what="The weather service")),
         ),
     ]
     app.state.drafts = None
@@ -140,10 +145,20 @@ def _tool_runner(
     return ToolRunner(ToolRegistry(tools), ToolMetrics(app.state.registry))
 
 
+def _breaker(app: FastAPI, breaker: CircuitBreaker) -> CircuitBreaker:
+    """``breaker`` registered for ``/api/monitoring/circuit-breakers`` and its metrics."""
+    metrics: BreakerMetrics = app.state.breaker_metrics
+    metrics.watch(breaker.name)
+    breaker.on_change = metrics.changed
+    breakers: Breakers = app.state.breakers
+    return breakers.add(breaker)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the clients, wire the domain objects, close everything on shutdown."""
     settings: OrchestratorSettings = app.state.settings
+    app.state.breakers = Breakers()
     async with AsyncExitStack() as stack:
         nlu_client = create_http_client(
             settings.nlu_url,
@@ -156,20 +171,31 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(ollama_client.close)
         redis = _redis(settings, stack)
         nonces = _nonce_store(app, redis)
-        nlu = HttpNlu(nlu_client, include_embedding=settings.cache_enabled and settings.cache_semantic)
+        nlu = HttpNlu(
+            nlu_client,
+            include_embedding=settings.cache_enabled and settings.cache_semantic,
+            breaker=_breaker(app, CircuitBreaker("nlu", what="The NLU service", counts=dependency_failure)),
+        )
+        llm_server = _breaker(app, llm_breaker())  # one server behind every model
         llm = OllamaLlm(
             ollama_client,
             settings.model,
             settings.llm_timeout_s,
             settings.llm_retry_after_s,
             settings.repeat_penalty,
+            breaker=llm_server,
         )
         generation = Generation(
             settings.num_predict_micro, settings.num_predict_deep, settings.temperature, settings.num_predict_planner
         )
         route_llms = {
             route: OllamaLlm(
-                ollama_client, name, settings.llm_timeout_s, settings.llm_retry_after_s, settings.repeat_penalty
+                ollama_client,
+                name,
+                settings.llm_timeout_s,
+                settings.llm_retry_after_s,
+                settings.repeat_penalty,
+                breaker=llm_server,
             )
             for route, name in (("micro", settings.micro_model), ("deep", settings.deep_model))
             if name and name != settings.model
@@ -214,4 +240,6 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _UNSIGNED_DOC_PATHS]
     app.include_router(api.router)
     app.include_router(cacheapi.router)
+    app.include_router(opsapi.router)
+    app.state.breaker_metrics = BreakerMetrics(app.state.registry)
     return app

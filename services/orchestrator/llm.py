@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 import ollama
 
+from alice.breaker import CircuitBreaker, dependency_failure
 from alice.errors import DependencyDownError, ServiceError, UpstreamError, UpstreamTimeoutError
 
 Message = Mapping[str, str]
@@ -82,6 +83,11 @@ def llm_error(exc: BaseException, model: str, retry_after_s: float) -> ServiceEr
     return None
 
 
+def llm_breaker() -> CircuitBreaker:
+    """The LLM server's breaker; its open answer is the Swedish "not available" message with Retry-After."""
+    return CircuitBreaker("llm", what="The LLM server", open_detail=DOWN_DETAIL, counts=dependency_failure)
+
+
 def _count(value: Any) -> int:
     return int(value) if isinstance(value, int) else 0
 
@@ -96,8 +102,11 @@ class OllamaLlm:
         timeout_s: float,
         retry_after_s: float,
         repeat_penalty: float = 1.15,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
+        #: Shared by every model on the same server: while it is down, LLM routes answer 503 at once.
+        self.breaker = breaker or llm_breaker()
         self._repeat_penalty = repeat_penalty
         self.model = model
         self._timeout_s = timeout_s
@@ -117,16 +126,17 @@ class OllamaLlm:
         output_format: dict[str, Any] | None = None,
     ) -> LlmAnswer:
         """The whole answer, within the LLM timeout overall."""
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                response = await self._client.chat(
-                    model=self.model,
-                    messages=list(messages),
-                    options=self._options(num_predict, temperature),
-                    format=output_format,
-                )
-        except (TimeoutError, ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
-            raise self._mapped(exc) from None
+        async with self.breaker.guard():
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    response = await self._client.chat(
+                        model=self.model,
+                        messages=list(messages),
+                        options=self._options(num_predict, temperature),
+                        format=output_format,
+                    )
+            except (TimeoutError, ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
+                raise self._mapped(exc) from None
         return LlmAnswer(
             text=response.message.content or "",
             prompt_tokens=_count(response.prompt_eval_count),
@@ -137,22 +147,23 @@ class OllamaLlm:
         self, messages: Sequence[Message], num_predict: int, temperature: float
     ) -> AsyncIterator[LlmChunk]:
         """The answer as it is generated; each read waits at most the LLM timeout."""
-        try:
-            parts = await self._client.chat(
-                model=self.model,
-                messages=list(messages),
-                options=self._options(num_predict, temperature),
-                stream=True,
-            )
-            async for part in parts:
-                yield LlmChunk(
-                    content=part.message.content or "",
-                    done=bool(part.done),
-                    prompt_tokens=_count(part.prompt_eval_count),
-                    completion_tokens=_count(part.eval_count),
+        async with self.breaker.guard():
+            try:
+                parts = await self._client.chat(
+                    model=self.model,
+                    messages=list(messages),
+                    options=self._options(num_predict, temperature),
+                    stream=True,
                 )
-        except (ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
-            raise self._mapped(exc) from None
+                async for part in parts:
+                    yield LlmChunk(
+                        content=part.message.content or "",
+                        done=bool(part.done),
+                        prompt_tokens=_count(part.prompt_eval_count),
+                        completion_tokens=_count(part.eval_count),
+                    )
+            except (ConnectionError, httpx.HTTPError, ollama.ResponseError) as exc:
+                raise self._mapped(exc) from None
 
     async def ping(self) -> bool:
         """Readiness: the server lists its models."""

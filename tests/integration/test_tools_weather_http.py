@@ -189,6 +189,15 @@ async def test_nobody_listening(client: httpx.AsyncClient) -> None:
     assert (result.ok, result.error, result.answer) == (False, "weather_unreachable", UNREACHABLE_ANSWER)
 
 
+async def test_an_unreachable_service_opens_the_breaker_and_then_answers_at_once(client: httpx.AsyncClient) -> None:
+    weather = tool(client, f"http://127.0.0.1:{free_port()}")
+    for _ in range(5):  # five failures in a row open it
+        assert (await weather.run(WeatherArgs(place="Göteborg"), ctx())).error == "weather_unreachable"
+    assert weather.breaker.view()["state"] == "open"
+    result = await weather.run(WeatherArgs(place="Malmö"), ctx())
+    assert (result.ok, result.error, result.answer) == (False, "weather_circuit_open", UNREACHABLE_ANSWER)
+
+
 async def test_a_hanging_server_is_cut_off_at_the_deadline(open_meteo: OpenMeteo, client: httpx.AsyncClient) -> None:
     started = time.monotonic()
     result = await tool(client, f"{open_meteo.url}/hang").run(WeatherArgs(place="Göteborg"), ctx())

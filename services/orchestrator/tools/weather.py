@@ -23,6 +23,8 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from alice.breaker import CircuitBreaker
+from alice.errors import CircuitOpenError
 from orchestrator.tools.base import STOCKHOLM, ToolArgumentsError, ToolContext, ToolResult
 from orchestrator.tools.swedish import MONTHS_SV, WEEKDAYS_SV
 
@@ -282,8 +284,11 @@ class WeatherTool:
         forecast_url: str = FORECAST_URL,
         timeout_s: float | None = None,
         cache: GeocodeCache | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
+        #: While Open-Meteo is unreachable, lookups answer "cannot reach" at once instead of after the timeout.
+        self.breaker = breaker or CircuitBreaker("weather", what="The weather service")
         self._geocoding_url = geocoding_url.rstrip("/") + "/v1/search"
         self._forecast_url = forecast_url.rstrip("/") + "/v1/forecast"
         self._deadline_s = timeout_s if timeout_s is not None else self.timeout_s
@@ -313,7 +318,10 @@ class WeatherTool:
                     return _failure(result_args, "unknown_place", f"Jag hittar ingen ort som heter {place}.")
                 forecast = parse_forecast(await self._get_json(self._forecast_url, _forecast_params(location)))
         except TimeoutError:
+            self.breaker.failed()  # the deadline cancelled the call inside the breaker, which counted nothing
             return _unreachable(result_args, "weather_timeout")
+        except CircuitOpenError:
+            return _unreachable(result_args, "weather_circuit_open")
         except _ServiceFailure as exc:
             return _unreachable(result_args, exc.code)
         except WeatherResponseError:
@@ -362,16 +370,17 @@ class WeatherTool:
         return found
 
     async def _get_json(self, url: str, params: Mapping[str, str]) -> Any:
-        try:
-            response = await self._client.get(url, params=params)
-        except httpx.TimeoutException as exc:
-            raise _ServiceFailure("weather_timeout") from exc
-        except httpx.HTTPError as exc:
-            log.warning("weather_unreachable", error=type(exc).__name__)
-            raise _ServiceFailure("weather_unreachable") from exc
-        if response.status_code != 200:
-            log.warning("weather_upstream_status", status=response.status_code)
-            raise _ServiceFailure("weather_upstream_error")
+        async with self.breaker.guard():
+            try:
+                response = await self._client.get(url, params=params)
+            except httpx.TimeoutException as exc:
+                raise _ServiceFailure("weather_timeout") from exc
+            except httpx.HTTPError as exc:
+                log.warning("weather_unreachable", error=type(exc).__name__)
+                raise _ServiceFailure("weather_unreachable") from exc
+            if response.status_code != 200:
+                log.warning("weather_upstream_status", status=response.status_code)
+                raise _ServiceFailure("weather_upstream_error")
         try:
             return response.json()
         except ValueError as exc:
