@@ -13,18 +13,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alice.metrics import HttpMetrics
 from alice.requestid import REQUEST_ID_HEADER, accept_request_id, reset_request_id, set_request_id
+from alice.slo import LatencyWindows
 
 log = structlog.get_logger("alice.access")
 
 _QUIET_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 
+def window_name(template: str) -> str:
+    """What a request is filed under in the latency windows: ``cache`` for an answer from the cache, the chat
+    route a handler bound (``tool``, ``micro``, ...), else the HTTP route template."""
+    bound = structlog.contextvars.get_contextvars()
+    if str(bound.get("cache", "")).startswith("hit"):
+        return "cache"
+    route = bound.get("route")
+    return str(route) if route else template
+
+
 class AccessMiddleware:
     """Binds ``request_id`` for the request, echoes it in the response, logs and counts the request."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, windows: LatencyWindows | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.windows = windows
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +72,8 @@ class AccessMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             path = scope.get("path", "")
+            if self.windows is not None and path not in _QUIET_PATHS:
+                self.windows.record(window_name(template), elapsed * 1000, status < 500)
             if path not in _QUIET_PATHS:
                 log.info(
                     "request",

@@ -100,6 +100,18 @@ class ValidationFailedError(ServiceError):
     status, code, title = 422, "validation_failed", "Invalid input"
 
 
+class ConflictError(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class IdempotencyInProgressError(ConflictError):
+    code, title = "idempotency_key_in_use", "A request with this Idempotency-Key is still running"
+
+
+class IdempotencyKeyReusedError(ValidationFailedError):
+    code, title = "idempotency_key_reused", "Idempotency-Key reused with a different request"
+
+
 class RateLimitedError(ServiceError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

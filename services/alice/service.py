@@ -24,6 +24,7 @@ from alice.logs import configure_logging
 from alice.metrics import HttpMetrics, new_registry
 from alice.problem import install_problem_handlers, problem_response
 from alice.settings import ServiceSettings
+from alice.slo import LatencyWindows
 
 ReadinessCheck = Callable[[], Awaitable[Any]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -71,7 +72,8 @@ def create_service_app(
     app.state.optional_checks = set()
     app.state.fibonacci = fibonacci
     install_problem_handlers(app)
-    app.add_middleware(AccessMiddleware, metrics=metrics)
+    app.state.latency_windows = LatencyWindows()
+    app.add_middleware(AccessMiddleware, metrics=metrics, windows=app.state.latency_windows)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

@@ -35,6 +35,9 @@ from guardian.metrics import GuardianMetrics
 from guardian.policy import GuardRequest
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: The client's headers the orchestrator gets (besides the signature's): what it answers in, and the key that
+#: makes a retry safe.
+FORWARDED_HEADERS = ("Accept", "Idempotency-Key")
 RELAYED_HEADERS = (
     "content-type",
     "content-disposition",
@@ -45,6 +48,7 @@ RELAYED_HEADERS = (
     "x-cache-kind",
     "x-cache-tier",
     "retry-after",
+    "idempotent-replayed",
 )
 
 
@@ -91,9 +95,10 @@ class Upstream:
         headers = sign_request(self.secret, request.method, request.path, request.body, request.claims())
         if request.body:
             headers["Content-Type"] = "application/json"
-        accept = request.headers.get("accept")
-        if accept:
-            headers["Accept"] = accept
+        for name in FORWARDED_HEADERS:
+            value = request.headers.get(name.lower())
+            if value:
+                headers[name] = value
         return headers
 
     async def open(self, request: GuardRequest) -> httpx.Response:

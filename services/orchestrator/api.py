@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +17,15 @@ from alice.problem import problem_body
 from alice.signing import Claims
 from orchestrator import sse
 from orchestrator.chat import Caller, Event
-from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, SettingsDep
+from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, IdempotencyDep, SettingsDep
+from orchestrator.idempotency import (
+    HEADER,
+    REPLAYED_HEADER,
+    IdempotencyStore,
+    StoredAnswer,
+    checked_key,
+    fingerprint,
+)
 from orchestrator.schemas import ChatRequest, ChatResponse, StatusResponse
 from orchestrator.tools.drafts import DraftStoreError
 
@@ -60,9 +68,38 @@ async def frame_events(events: AsyncIterator[Event], instance: str) -> AsyncIter
 
 
 @router.post("/api/chat", response_model=ChatResponse, openapi_extra=_CHAT_BODY, tags=["chat"])
-async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, service: ChatServiceDep) -> Response:
-    """Answer a message (server-sent events with ``"stream": true``)."""
+async def chat(
+    request: Request, claims: ClaimsDep, body: ChatRequestDep, service: ChatServiceDep, idempotency: IdempotencyDep
+) -> Response:
+    """Answer a message (server-sent events with ``"stream": true``); with an ``Idempotency-Key`` header a retry
+    gets the first answer again (``orchestrator.idempotency``)."""
     structlog.contextvars.bind_contextvars(tenant=claims.tenant, stream=body.stream)
+    raw_key = request.headers.get(HEADER)
+    if raw_key is None:
+        return await _answer(request, claims, body, service)
+    key, body_print = checked_key(raw_key), fingerprint(await request.body())
+    stored = await idempotency.begin(claims.tenant, key, body_print)
+    if stored is not None:
+        log.info("idempotent_replay", status=stored.status)
+        headers = {**stored.headers, REPLAYED_HEADER: "true"}
+        return Response(stored.body, status_code=stored.status, media_type=stored.media_type, headers=headers)
+    try:
+        response = await _answer(request, claims, body, service)
+    except BaseException:
+        await idempotency.release(claims.tenant, key)
+        raise
+    kept = {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = _kept_stream(
+            response.body_iterator, idempotency, (claims.tenant, key, body_print), kept
+        )
+        return response
+    answer = StoredAnswer(response.status_code, response.media_type or "application/json", bytes(response.body), kept)
+    await idempotency.finish(claims.tenant, key, body_print, answer)
+    return response
+
+
+async def _answer(request: Request, claims: Claims, body: ChatRequest, service: ChatServiceDep) -> Response:
     if body.stream:
         opened = await service.open_stream(body, _caller(claims))
         headers: dict[str, Any] = {
@@ -75,6 +112,28 @@ async def chat(request: Request, claims: ClaimsDep, body: ChatRequestDep, servic
     answer = await service.answer(body, _caller(claims))
     body_json = answer.model_dump(mode="json")
     return JSONResponse(body_json, headers=_route_headers(answer.route, answer.intent, body_json["cache"]))
+
+
+async def _kept_stream(
+    chunks: AsyncIterable[Any], store: IdempotencyStore, scope: tuple[str, str, str], headers: dict[str, str]
+) -> AsyncIterator[bytes]:
+    """The event stream as it goes out; at its end it is stored for the key (or the key freed, after an error
+    event or when the stream did not finish)."""
+    tenant, key, body_print = scope
+    sent: list[bytes] = []
+    finished = False
+    try:
+        async for chunk in chunks:
+            data = chunk if isinstance(chunk, bytes) else str(chunk).encode()
+            sent.append(data)
+            yield data
+        finished = not any(part.startswith(b"event: error") for part in sent)
+    finally:
+        if finished:
+            answer = StoredAnswer(200, sse.MEDIA_TYPE, b"".join(sent), {**sse.HEADERS, **headers})
+            await store.finish(tenant, key, body_print, answer)
+        else:
+            await store.release(tenant, key)
 
 
 @router.get("/api/drafts/{draft_id}", tags=["tools"], response_class=Response)

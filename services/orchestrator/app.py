@@ -30,6 +30,7 @@ from orchestrator.cache.store import CacheStore
 from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
 from orchestrator.gate import RedisNonceStore, SignatureGate
+from orchestrator.idempotency import IdempotencyStore
 from orchestrator.llm import OllamaLlm, llm_breaker
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
@@ -171,6 +172,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(ollama_client.close)
         redis = _redis(settings, stack)
         nonces = _nonce_store(app, redis)
+        app.state.idempotency = IdempotencyStore(redis, settings.idempotency_ttl_s)
         nlu = HttpNlu(
             nlu_client,
             include_embedding=settings.cache_enabled and settings.cache_semantic,

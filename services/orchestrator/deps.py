@@ -19,6 +19,7 @@ from alice.signing import Claims
 from orchestrator.cache.answers import AnswerCache
 from orchestrator.chat import ChatService
 from orchestrator.gate import SignatureGate, signed_path
+from orchestrator.idempotency import IdempotencyStore
 from orchestrator.schemas import ChatRequest, FeedbackRequest, InvalidateRequest
 from orchestrator.settings import OrchestratorSettings
 
@@ -50,7 +51,13 @@ async def verified_claims(request: Request) -> Claims:
     return await gate.check(request.method, path, body, request.headers)
 
 
+def get_idempotency(request: Request) -> IdempotencyStore:
+    """The stored answers of ``Idempotency-Key`` requests."""
+    return cast(IdempotencyStore, request.app.state.idempotency)
+
+
 SettingsDep = Annotated[OrchestratorSettings, Depends(get_settings)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 ChatServiceDep = Annotated[ChatService, Depends(get_chat_service)]
 ClaimsDep = Annotated[Claims, Depends(verified_claims)]
 

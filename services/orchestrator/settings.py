@@ -34,6 +34,13 @@ class OrchestratorSettings(SignedServiceSettings):
         le=100_000,
         description="Longest message accepted from the guardian (whose own limit, 4000, is the one users meet)",
     )
+    slo_success_rate: float = Field(default=0.99, gt=0, le=1, description="Objective: share of answers without 5xx")
+    slo_cache_hit_rate: float | None = Field(
+        default=0.7, gt=0, le=1, description="Objective: share of chat answers from the cache (the seed plans' 70 %)"
+    )
+    idempotency_ttl_s: int = Field(
+        default=86_400, ge=60, le=7 * 86_400, description="How long an Idempotency-Key's answer is kept (Redis)"
+    )
     temperature: float = Field(default=0.3, ge=0, le=2)
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
     num_predict_deep: int = Field(default=384, ge=1, le=32768)

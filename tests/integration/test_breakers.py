@@ -154,3 +154,23 @@ def test_with_the_llm_down_tools_answer_and_llm_routes_get_a_swedish_503(stack: 
     assert _breaker(stack.llm_down, "llm")["state"] == "open"
     tool = _chat(stack.llm_down, "vad är klockan")
     assert _route(tool) == "tool"
+
+
+def _admin_get(proc: Proc, path: str) -> dict[str, object]:
+    headers = sign_request(SECRET.encode(), "GET", path, b"", ADMIN)
+    response = httpx.get(proc.url + path, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def test_the_performance_and_slo_views_count_the_traffic(stack: Stack) -> None:
+    for _ in range(3):
+        assert _route(_chat(stack.orchestrator, "vad är klockan")) == "tool"
+    performance = _admin_get(stack.orchestrator, "/api/monitoring/performance")
+    tool = performance["windows"]["60s"]["tool"]
+    assert tool["count"] >= 3 and tool["p95_ms"] > 0 and tool["success_rate"] == 1.0
+    slo = _admin_get(stack.orchestrator, "/api/monitoring/slo?window_s=60")
+    assert slo["routes"]["tool"]["latency"] in ("ok", "warning", "critical")
+    assert slo["targets"]["p95_warning_ms"] == 144 and slo["cache"]["target"] == 0.7
+    assert slo["status"] in ("ok", "warning", "critical")
