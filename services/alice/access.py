@@ -72,8 +72,11 @@ class AccessMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
             path = scope.get("path", "")
-            if self.windows is not None and path not in _QUIET_PATHS:
-                self.windows.record(window_name(template), elapsed * 1000, status < 500)
+            if path not in _QUIET_PATHS:
+                name = window_name(template)
+                self.metrics.answered(name, status, elapsed)
+                if self.windows is not None:
+                    self.windows.record(name, elapsed * 1000, status < 500)
             if path not in _QUIET_PATHS:
                 log.info(
                     "request",

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from alice.fibonacci import LATENCY_BUCKETS_MS
+from alice.fibonacci import LATENCY_BUCKETS_MS, fibonacci_progression
 
 # Base unit is seconds (promtool's lint rule); the bucket bounds are Fibonacci milliseconds.
 FIB_BUCKETS_S: tuple[float, ...] = tuple(ms / 1000 for ms in LATENCY_BUCKETS_MS)
+# LLM answers run for seconds: the Fibonacci millisecond buckets (to 6.765 s), continued to ~196 s.
+LLM_BUCKETS_S: tuple[float, ...] = FIB_BUCKETS_S + tuple(
+    ms / 1000 for ms in fibonacci_progression(27) if ms / 1000 > FIB_BUCKETS_S[-1]
+)
 
 
 class HttpMetrics:
@@ -29,6 +33,14 @@ class HttpMetrics:
             buckets=FIB_BUCKETS_S,
             registry=registry,
         )
+        self.answers = Histogram(
+            "alice_answer_duration_seconds",
+            "Request latency by what answered: the chat route (tool, micro, planner, deep), cache, or the HTTP "
+            "route (Fibonacci millisecond buckets); outcome error is a 5xx.",
+            ["service", "answered_by", "outcome"],
+            buckets=LLM_BUCKETS_S,
+            registry=registry,
+        )
         self.in_flight = Gauge(
             "alice_http_requests_in_flight",
             "HTTP requests being handled now.",
@@ -46,6 +58,10 @@ class HttpMetrics:
         """Record one finished request."""
         self.requests.labels(self.service, method, route, str(status)).inc()
         self.latency.labels(self.service, method, route).observe(seconds)
+
+    def answered(self, name: str, status: int, seconds: float) -> None:
+        """Record one finished request under what answered it (a chat route, ``cache``, or the HTTP route)."""
+        self.answers.labels(self.service, name, "ok" if status < 500 else "error").observe(seconds)
 
 
 def new_registry() -> CollectorRegistry:

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from alice.fibonacci import fibonacci_progression
-from alice.metrics import FIB_BUCKETS_S
-
-# LLM calls run for seconds: the Fibonacci millisecond buckets (to 6.765 s), continued to ~196 s.
-LLM_BUCKETS_S: tuple[float, ...] = FIB_BUCKETS_S + tuple(
-    ms / 1000 for ms in fibonacci_progression(27) if ms / 1000 > FIB_BUCKETS_S[-1]
-)
+from alice.metrics import FIB_BUCKETS_S, LLM_BUCKETS_S
 
 
 class ChatMetrics:

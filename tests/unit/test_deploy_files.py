@@ -34,9 +34,21 @@ CADDYFILE = REPO / "Caddyfile"
 
 # Service -> container port, as in docs/CONTRACTS.md.
 ALICE_SERVICES = {"guardian": 8787, "orchestrator": 8000, "nlu": 9002, "modelserver": 11434}
-EXPECTED_SERVICES = {"redis", "ollama", "ollama-pull", "modelserver", "nlu", "orchestrator", "guardian", "caddy"}
+EXPECTED_SERVICES = {
+    "redis",
+    "ollama",
+    "ollama-pull",
+    "modelserver",
+    "nlu",
+    "orchestrator",
+    "guardian",
+    "caddy",
+    "prometheus",
+    "grafana",
+}
+MONITORING = {"prometheus", "grafana"}
 # Variables read by docker compose itself rather than by a service.
-COMPOSE_BUILTINS = {"COMPOSE_PROFILES"}
+COMPOSE_BUILTINS = {"COMPOSE_PROFILES", "GRAFANA_ADMIN_PASSWORD"}
 # Variables set in compose for third-party software inside an Alice image (uvicorn), not read by Alice.
 THIRD_PARTY_ENV = {"FORWARDED_ALLOW_IPS"}
 
@@ -242,7 +254,9 @@ def test_alice_services_check_readiness_on_their_own_port() -> None:
 
 def test_only_caddy_publishes_a_port_on_loopback_by_default() -> None:
     publishing = {name for name, svc in services().items() if svc.get("ports")}
-    assert publishing == {"caddy"}
+    assert publishing == {"caddy", *MONITORING}
+    for name in MONITORING:  # the monitoring profile's UIs: loopback only, never the network
+        assert all(str(m).startswith("127.0.0.1:") for m in services()[name]["ports"]), name
     for name, svc in services().items():
         assert svc.get("network_mode") != "host", f"{name} must not use the host network"
     (mapping,) = services()["caddy"]["ports"]
@@ -346,9 +360,15 @@ def test_llm_profiles_are_alternatives_behind_one_name() -> None:
     assert model in environment(svc["modelserver"]).values()
 
 
-def test_profiled_services_are_only_the_llms() -> None:
+def test_profiled_services_are_the_llms_and_monitoring() -> None:
     profiled = {name for name, svc in services().items() if svc.get("profiles")}
-    assert profiled == {"ollama", "ollama-pull", "modelserver"}
+    assert profiled == {"ollama", "ollama-pull", "modelserver", *MONITORING}
+    assert all(services()[name]["profiles"] == ["monitoring"] for name in MONITORING)
+
+
+def test_the_monitoring_profile_mounts_the_repo_config() -> None:
+    assert "./config/prometheus:/etc/prometheus:ro" in services()["prometheus"]["volumes"]
+    assert "./config/grafana/dashboards:/var/lib/grafana/dashboards:ro" in services()["grafana"]["volumes"]
 
 
 def test_internal_secret_is_required_where_it_is_used() -> None:
