@@ -10,7 +10,9 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from alice.breaker import Breakers, CircuitBreaker
 from alice.httpclient import create_http_client
+from alice.metrics import BreakerMetrics
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import default_data_dir, load_settings
 from guardian.audit import Auditor, AuditSink, FileAuditSink, RedisAuditSink
@@ -83,7 +85,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # a level is held at least hold_s: retrying sooner is pointless
             shed = (ShedLoad(load, max(settings.retry_after_s, settings.brownout_hold_s)),)
         injection = await _injection(settings, metrics)
-        limits = _rate_limits(settings, metrics, redis)
+        breaker_metrics = BreakerMetrics(app.state.registry)
+        breaker_metrics.watch("redis")
+        # one breaker for the guardian's Redis (rate limits, audit stream): shown on GET /guardian/state
+        redis_breaker = CircuitBreaker("redis", what="Redis", on_change=breaker_metrics.changed)
+        app.state.breakers = Breakers()
+        app.state.breakers.add(redis_breaker)
+        limits = _rate_limits(settings, metrics, redis, redis_breaker)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
         refused = metrics.auth_failure
@@ -112,7 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache_invalidate=admin_write_pipeline(keys, refused),
             cache_flush=admin_write_pipeline(keys, refused, allow_empty_body=True),
             drafts=drafts_pipeline(keys, refused),
-            auditor=_auditor(settings, metrics, redis),
+            auditor=_auditor(settings, metrics, redis, redis_breaker),
         )
         add_readiness_check(app, "orchestrator", upstream.health)
         key_count = len(keys.list()) + len(settings.api_keys)
@@ -132,13 +140,20 @@ def _redis(settings: GuardianSettings, stack: AsyncExitStack) -> Redis | None:
     return redis
 
 
-def _rate_limits(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> tuple[RateLimit, ...]:
+def _rate_limits(
+    settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None, breaker: CircuitBreaker
+) -> tuple[RateLimit, ...]:
     """The chat route's rate-limit step over Redis; none without Redis or without limits."""
     role_limits = parse_role_limits(settings.rate_limits)
     tenant_limit = parse_limit(settings.tenant_rate_limit)
     if redis is None or (not any(role_limits.values()) and tenant_limit is None):
         return ()
-    return (RateLimit(RedisLimiter(redis), role_limits, tenant_limit, metrics.rate_decision),)
+    limiter = RedisLimiter(redis)
+    return (
+        RateLimit(
+            limiter, role_limits, tenant_limit, metrics.rate_decision, settings.rate_limit_fallback, breaker=breaker
+        ),
+    )
 
 
 def load_injection(settings: GuardianSettings) -> tuple[InjectionModel, float]:
@@ -163,11 +178,13 @@ async def _injection(settings: GuardianSettings, metrics: GuardianMetrics) -> Sc
     return ScreenInjection(model.screen, threshold, settings.injection_mode, metrics.injection_flagged)
 
 
-def _auditor(settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None) -> Auditor:
+def _auditor(
+    settings: GuardianSettings, metrics: GuardianMetrics, redis: Redis | None, breaker: CircuitBreaker
+) -> Auditor:
     """The audit trail's sinks: the Redis stream (with Redis) and the file (when configured)."""
     sinks: list[AuditSink] = []
     if redis is not None:
-        sinks.append(RedisAuditSink(redis, settings.audit_retention_days * 86400))
+        sinks.append(RedisAuditSink(redis, settings.audit_retention_days * 86400, breaker=breaker))
     if settings.audit_file is not None:
         sinks.append(FileAuditSink(settings.audit_file))
     if not sinks:

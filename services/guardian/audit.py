@@ -26,6 +26,8 @@ from typing import Any, Final, Protocol
 
 import structlog
 
+from alice.breaker import CircuitBreaker
+
 log = structlog.get_logger("guardian.audit")
 
 STREAM: Final = "alice:audit"
@@ -91,14 +93,19 @@ class AuditSink(Protocol):
 class RedisAuditSink:
     """Entries in a Redis stream, trimmed to ``retention_s`` (approximate ``MINID``)."""
 
-    def __init__(self, redis: Any, retention_s: float, stream: str = STREAM) -> None:
+    def __init__(
+        self, redis: Any, retention_s: float, stream: str = STREAM, breaker: CircuitBreaker | None = None
+    ) -> None:
         self._redis = redis
         self._retention_ms = int(retention_s * 1000)
         self.stream = stream
+        #: While Redis is down, writes fail at once (counted as audit errors) instead of after its timeout.
+        self.breaker = breaker or CircuitBreaker("redis", what="Redis")
 
     async def write(self, entry: AuditEntry) -> None:
         oldest = max(0, int(entry.ts * 1000) - self._retention_ms)
-        await self._redis.xadd(self.stream, entry.as_fields(), minid=oldest, approximate=True)
+        async with self.breaker.guard():
+            await self._redis.xadd(self.stream, entry.as_fields(), minid=oldest, approximate=True)
 
     async def tail(self, count: int) -> list[AuditEntry]:
         """The newest ``count`` entries, oldest first."""

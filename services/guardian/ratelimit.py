@@ -8,22 +8,28 @@ in one window's length); the simplicity buys one round trip and two keys per sco
 
 A refused request gets 429 with ``Retry-After`` (seconds to the window's end) and the ``RateLimit-Limit`` /
 ``RateLimit-Remaining`` / ``RateLimit-Reset`` headers (IETF draft, the tightest scope); an admitted one gets the
-same three headers. When Redis cannot be reached the limiter lets requests through (and says so in the log and
-a metric): the guardian's other checks still hold, and an outage of the counter must not become an outage of
-Alice.
+same three headers.
+
+When Redis fails (``GUARDIAN_RATE_LIMIT_FALLBACK``): ``local`` (default) counts in this process with the same
+limits (:class:`LocalLimiter`: each replica then allows up to the limit on its own); ``open`` lets requests
+through; ``closed`` refuses them with 503. Redis calls go through a circuit breaker (``alice.breaker``), so
+while Redis is down requests do not wait on its timeout. Every fallback is logged and counted
+(``alice_guardian_ratelimit_total{outcome="unavailable"}``).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import structlog
 
-from alice.errors import ConfigError, RateLimitedError
+from alice.breaker import CircuitBreaker
+from alice.errors import ConfigError, DependencyDownError, RateLimitedError
 
 if TYPE_CHECKING:
     from guardian.policy import GuardRequest
@@ -59,6 +65,8 @@ end
 return {1, tightest, tonumber(ARGV[2 * tightest - 1]), tightest_left, resets[tightest]}
 """
 
+#: What decides while Redis is down (see the module docstring).
+FALLBACKS: Final = ("local", "open", "closed")
 _LIMIT_RE: Final = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
 _UNIT_S: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 
@@ -130,6 +138,38 @@ class RedisLimiter:
         return Decision(bool(admitted), int(limit), int(remaining), int(reset_ms) / 1000)
 
 
+class LocalLimiter:
+    """The same fixed windows as :data:`SCRIPT`, counted in this process (the fallback while Redis is down)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_keys: int = 100_000) -> None:
+        self._clock = clock
+        self._counts: dict[str, int] = {}
+        self._max_keys = max_keys
+
+    async def hit(self, scopes: Sequence[tuple[str, Limit]]) -> Decision:
+        now_ms = int(self._clock() * 1000)
+        if len(self._counts) > self._max_keys:
+            self._counts.clear()  # bounded memory: an outage long enough to fill it starts the windows afresh
+        keys, resets = [], []
+        tightest: Decision | None = None
+        for name, limit in scopes:
+            window_ms = limit.window_s * 1000
+            index = now_ms // window_ms
+            key = f"{name}:{limit.window_s}:{index}"
+            reset_s = ((index + 1) * window_ms - now_ms) / 1000
+            count = self._counts.get(key, 0)
+            if count >= limit.count:
+                return Decision(False, limit.count, 0, reset_s)
+            left = limit.count - count - 1
+            if tightest is None or left < tightest.remaining:
+                tightest = Decision(True, limit.count, left, reset_s)
+            keys.append(key)
+            resets.append(reset_s)
+        for key in keys:
+            self._counts[key] = self._counts.get(key, 0) + 1
+        return tightest or Decision(True, 0, 0, 1.0)  # no scopes: nothing to count
+
+
 class Limiter(Protocol):
     """The port the policy step uses: ``hit`` counts one request in every scope, or refuses it."""
 
@@ -145,11 +185,18 @@ class RateLimit:
         role_limits: Mapping[str, Limit | None],
         tenant_limit: Limit | None,
         on_decision: Callable[[str], None] = lambda _outcome: None,
+        fallback: str = "local",
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        if fallback not in FALLBACKS:
+            raise ConfigError(f"rate limit fallback {fallback!r} is not one of {', '.join(FALLBACKS)}")
         self.limiter = limiter
         self.role_limits = dict(role_limits)
         self.tenant_limit = tenant_limit
         self.on_decision = on_decision
+        self.fallback = fallback
+        self.local = LocalLimiter()
+        self.breaker = breaker or CircuitBreaker("redis", what="Redis")
 
     def scopes(self, tenant: str, key_id: str, role: str) -> list[tuple[str, Limit]]:
         scopes: list[tuple[str, Limit]] = []
@@ -167,11 +214,8 @@ class RateLimit:
         scopes = self.scopes(key.tenant, key.id, key.role)
         if not scopes:
             return
-        try:
-            decision = await self.limiter.hit(scopes)
-        except Exception as exc:  # noqa: BLE001 (any Redis failure: let the request through, say so)
-            log.warning("ratelimit_unavailable", error=type(exc).__name__)
-            self.on_decision("unavailable")
+        decision = await self._decide(scopes)
+        if decision is None:
             return
         request.response_headers.update(decision.headers())
         if not decision.admitted:
@@ -182,3 +226,17 @@ class RateLimit:
                 headers=decision.headers(),
             )
         self.on_decision("admitted")
+
+    async def _decide(self, scopes: Sequence[tuple[str, Limit]]) -> Decision | None:
+        """Redis's decision; when Redis fails (or its breaker is open), the fallback's (None: let it through)."""
+        try:
+            async with self.breaker.guard():
+                return await self.limiter.hit(scopes)
+        except Exception as exc:  # noqa: BLE001 (any Redis failure, or the open breaker: the fallback decides)
+            log.warning("ratelimit_unavailable", error=type(exc).__name__, fallback=self.fallback)
+            self.on_decision("unavailable")
+        if self.fallback == "open":
+            return None
+        if self.fallback == "closed":
+            raise DependencyDownError("Rate limits cannot be checked right now; try again shortly.", retry_after=2)
+        return await self.local.hit(scopes)

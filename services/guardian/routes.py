@@ -141,9 +141,11 @@ async def _guard_and_forward(
 
 @router.get("/guardian/state", tags=["ops"])
 async def load_state(request: Request) -> dict[str, Any]:
-    """The load state (normal, brownout, emergency), the last CPU and memory sample, and the thresholds."""
+    """The load state (normal, brownout, emergency), the last CPU and memory sample, the thresholds, and the
+    guardian's circuit breakers (its Redis)."""
     state: dict[str, Any] = request.app.state.load.view()
-    return state
+    breakers = getattr(request.app.state, "breakers", None)
+    return {**state, "breakers": breakers.view() if breakers is not None else []}
 
 
 @router.post("/api/chat", response_model=None)

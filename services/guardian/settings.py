@@ -63,6 +63,10 @@ class GuardianSettings(SignedServiceSettings):
         description="Requests per API key by role: 'role=COUNT/WINDOW,…' (0: no limit; a role not named: none)",
     )
     tenant_rate_limit: str = Field(default="0", description="Requests per tenant, all its keys together (0: none)")
+    rate_limit_fallback: Literal["local", "open", "closed"] = Field(
+        default="local",
+        description="While Redis is down: count in this process (local), let requests through (open), or 503 (closed)",
+    )
     audit_retention_days: float = Field(
         default=90, gt=0, description="Audit entries older than this leave the Redis stream (alice:audit)"
     )

@@ -23,12 +23,13 @@ from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
 from orchestrator import api, cacheapi, opsapi
-from orchestrator.cache.answers import AnswerCache, CacheConfig
+from orchestrator.cache.answers import AnswerCache, CacheConfig, cache_breaker
 from orchestrator.cache.keys import KeyContext
 from orchestrator.cache.semantic import SemanticMatcher
 from orchestrator.cache.store import CacheStore
 from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
+from orchestrator.fallback_nlu import fallback_parse
 from orchestrator.gate import RedisNonceStore, SignatureGate
 from orchestrator.idempotency import IdempotencyStore
 from orchestrator.llm import OllamaLlm, llm_breaker
@@ -86,7 +87,9 @@ def _nonce_store(app: FastAPI, redis: Redis | None) -> NonceStore:
     return RedisNonceStore(redis)
 
 
-async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: AsyncExitStack) -> AnswerCache | None:
+async def _answer_cache(
+    app: FastAPI, settings: OrchestratorSettings, nlu: HttpNlu, stack: AsyncExitStack
+) -> AnswerCache | None:
     """The answer cache over its own Redis client (short timeouts: a slow Redis is bypassed, not waited for)."""
     if not settings.cache_enabled:
         log.info("cache_disabled", reason="ORCHESTRATOR_CACHE_ENABLED=false")
@@ -117,7 +120,8 @@ async def _answer_cache(settings: OrchestratorSettings, nlu: HttpNlu, stack: Asy
         nlu_version=await nlu.model_version() or "unknown",
     )
     matcher = SemanticMatcher(threshold=settings.cache_threshold)
-    return AnswerCache(CacheStore(redis, settings.cache_max_entries), config, context, matcher)
+    store = CacheStore(redis, settings.cache_max_entries)
+    return AnswerCache(store, config, context, matcher, breaker=_breaker(app, cache_breaker()))
 
 
 def _tool_runner(
@@ -205,7 +209,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
-        cache = await _answer_cache(settings, nlu, stack)
+        cache = await _answer_cache(app, settings, nlu, stack)
         app.state.chat = ChatService(
             nlu,
             llm,
@@ -217,6 +221,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             window=RouteWindow(redis, settings.route_window, settings.micro_max_share),
             planner_calls=tuple(fibonacci_config().fib_router_max_tool_calls),
             route_llms=route_llms,
+            nlu_fallback=fallback_parse if settings.nlu_fallback else None,
         )
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.

@@ -133,8 +133,11 @@ class ChatService:
         window: RouteWindow | None = None,
         planner_calls: tuple[int, ...] | None = None,
         route_llms: Mapping[str, Llm] | None = None,
+        nlu_fallback: Callable[[str], NluResult | None] | None = None,
     ) -> None:
         self._nlu = nlu
+        #: A reading of the message while the NLU fails (``orchestrator.fallback_nlu``); None: the LLM answers.
+        self._nlu_fallback = nlu_fallback
         self._llm = llm
         #: Other models for some routes (a smaller one for micro, a larger one for deep); the rest use ``llm``.
         self._route_llms = dict(route_llms or {})
@@ -170,7 +173,10 @@ class ChatService:
         except ServiceError as exc:
             self._metrics.nlu_failures.labels(exc.code).inc()
             log.warning("nlu_unavailable", error_code=exc.code, error=exc.detail, message_chars=len(message))
-            return None
+            reading = self._nlu_fallback(message) if self._nlu_fallback is not None else None
+            if reading is not None:
+                structlog.contextvars.bind_contextvars(nlu="fallback")
+            return reading
 
     async def plan(
         self,

@@ -23,6 +23,9 @@ class OrchestratorSettings(SignedServiceSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     nlu_url: str = "http://127.0.0.1:9002"
     nlu_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    nlu_fallback: bool = Field(
+        default=True, description="While the NLU is down, answer unmistakable tool questions by rules (fallback_nlu)"
+    )
     ollama_host: str = Field(default="http://127.0.0.1:11434", validation_alias=_alias("OLLAMA_HOST", "ollama_host"))
     # A plain model name handed to the Ollama client; a real Ollama names its models differently.
     model: str = DEFAULT_MODEL

@@ -1,8 +1,9 @@
 """The circuit breakers with real processes: a real orchestrator, NLU, modelserver and Redis. The NLU is stopped
 and started again on the same port; a second orchestrator's LLM is a closed port.
 
-- NLU down: every chat is still answered (the LLM answers without an intent); after five failures the NLU
-  breaker opens, so requests stop waiting on the dead NLU; when the NLU returns the breaker closes within 13 s.
+- NLU down: every chat is still answered (the LLM answers without an intent, the fallback rules keep clock
+  questions on their tool); after five failures the NLU breaker opens, so requests stop waiting on the dead NLU;
+  when the NLU returns the breaker closes within 13 s.
 - LLM down: LLM routes answer 503 with the Swedish message and Retry-After (``circuit_open`` once the breaker
   opened), the tool routes keep answering.
 """
@@ -129,6 +130,8 @@ def test_the_nlu_breaker_opens_while_it_is_down_and_closes_when_it_returns(stack
         for _ in range(6):
             answered = _chat(stack.orchestrator, "berätta något kort om hösten")
             assert answered.status_code == 200, answered.text  # the LLM answers without the NLU
+        # the orchestrator's rules still send an unmistakable clock question to its tool
+        assert _route(_chat(stack.orchestrator, "vad är klockan")) == "tool"
         nlu = _breaker(stack.orchestrator, "nlu")
         # open, or half-open once its first 1 s is up (each failed trial re-opens it for the next Fibonacci time)
         assert nlu["state"] in ("open", "half_open") and nlu["opened_total"] not in (0, None)

@@ -194,3 +194,35 @@ def test_the_guardian_cost_bench_times_every_step(redis_proc: Proc) -> None:
     result = bench_guardian(30, redis_proc.url)
     assert set(result["steps"]) == {"auth", "rate_limit", "schema", "injection", "pii", "tools"}
     assert result["n"] == 30 and result["total"]["p95_ms"] >= result["baseline"]["p95_ms"] > 0
+
+
+def test_with_redis_gone_the_guardian_limits_locally_and_stops_waiting_on_redis(
+    log_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    store = KeyStore(tmp_path_factory.mktemp("fallback-keys") / "keys.json")
+    key, _ = store.create("acme", "user")
+    env = {
+        "ALICE_INTERNAL_SECRET": "ratelimit-it-secret-0123456789",
+        "ALICE_LOG_FORMAT": "json",
+        "GUARDIAN_KEYS_FILE": str(store.path),
+        "GUARDIAN_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",
+        "GUARDIAN_API_KEYS": "",
+        "GUARDIAN_RATE_LIMITS": "user=4/min",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: Redis is down from the start
+    }
+    proc = start_service("guardian-redis-down", "guardian.app:create_app", log_dir, env)
+    try:
+        statuses = [
+            httpx.post(
+                proc.url + "/api/chat", json={"message": "hej"}, headers={"Authorization": f"Bearer {key}"}, timeout=30
+            ).status_code
+            for _ in range(7)
+        ]
+        assert statuses.count(429) == 3 and statuses.count(503) == 4, statuses  # the same 4/min, counted here
+        state = httpx.get(proc.url + "/guardian/state", timeout=10).json()
+        (redis,) = state["breakers"]
+        assert redis["name"] == "redis" and redis["state"] in ("open", "half_open") and redis["opened_total"] >= 1
+        metrics = httpx.get(proc.url + "/metrics", timeout=10).text
+        assert 'alice_guardian_ratelimit_total{outcome="unavailable"} 7.0' in metrics
+    finally:
+        proc.stop()

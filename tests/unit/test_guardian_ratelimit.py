@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from alice.errors import ConfigError, RateLimitedError
+from alice.breaker import CircuitBreaker
+from alice.errors import ConfigError, DependencyDownError, RateLimitedError
 from guardian.keys import KeyRecord
 from guardian.policy import GuardRequest
-from guardian.ratelimit import Decision, Limit, RateLimit, parse_limit, parse_role_limits
+from guardian.ratelimit import Decision, Limit, LocalLimiter, RateLimit, parse_limit, parse_role_limits
 
 
 def test_limits_parse() -> None:
@@ -56,16 +57,62 @@ def test_the_step_counts_the_key_by_role_and_the_tenant_and_sets_the_headers() -
     assert outcomes == ["admitted", "admitted"]
 
 
-def test_a_refusal_is_429_with_retry_after_and_a_redis_failure_lets_the_request_through() -> None:
+def test_a_refusal_is_429_with_retry_after_and_a_redis_failure_lets_the_request_through_when_open() -> None:
     outcomes: list[str] = []
     step = RateLimit(FakeLimiter(Decision(False, 5, 0, 7.5)), {"user": Limit(5, 60)}, None, outcomes.append)
     with pytest.raises(RateLimitedError) as refused:
         asyncio.run(step(_request()))
     assert refused.value.retry_after == 7.5 and refused.value.headers["RateLimit-Remaining"] == "0"
-    down = RateLimit(FakeLimiter(ConnectionError("redis down")), {"user": Limit(5, 60)}, None, outcomes.append)
+    down = RateLimit(
+        FakeLimiter(ConnectionError("redis down")), {"user": Limit(5, 60)}, None, outcomes.append, fallback="open"
+    )
     request = _request()
     asyncio.run(down(request))
     assert request.response_headers == {} and outcomes == ["limited", "unavailable"]
     nothing = RateLimit(FakeLimiter(Decision(True, 1, 0, 1)), {}, None)
     asyncio.run(nothing(_request()))
     assert nothing.limiter.seen == []  # type: ignore[attr-defined]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_local_limiter_counts_fixed_windows_in_every_scope_or_in_none() -> None:
+    clock = Clock()
+    local = LocalLimiter(clock)
+    scopes = [("key:k1", Limit(2, 60)), ("tenant:acme", Limit(3, 60))]
+    first, second = asyncio.run(local.hit(scopes)), asyncio.run(local.hit(scopes))
+    assert (first.admitted, first.remaining, second.admitted, second.remaining) == (True, 1, True, 0)
+    refused = asyncio.run(local.hit(scopes))
+    assert not refused.admitted and refused.limit == 2 and 0 < refused.reset_s <= 60
+    other_key = asyncio.run(local.hit([("key:k2", Limit(2, 60)), ("tenant:acme", Limit(3, 60))]))
+    assert other_key.admitted and other_key.remaining == 0  # the tenant's third and last
+    assert not asyncio.run(local.hit([("key:k3", Limit(2, 60)), ("tenant:acme", Limit(3, 60))])).admitted
+    clock.now += 60  # the next window
+    assert asyncio.run(local.hit(scopes)).admitted
+
+
+def test_while_redis_is_down_the_local_fallback_limits_and_the_breaker_stops_asking_redis() -> None:
+    outcomes: list[str] = []
+    redis = FakeLimiter(ConnectionError("redis down"))
+    breaker = CircuitBreaker("redis", clock=Clock())
+    step = RateLimit(redis, {"user": Limit(3, 60)}, None, outcomes.append, breaker=breaker)
+    admitted = refused = 0
+    for _ in range(8):
+        try:
+            asyncio.run(step(_request()))
+            admitted += 1
+        except RateLimitedError:
+            refused += 1
+    assert (admitted, refused) == (3, 5)  # the same limit, counted in this process
+    assert len(redis.seen) == 5 and breaker.state.value == "open"  # five failures opened it; then no more waits
+    closed = RateLimit(FakeLimiter(ConnectionError("redis down")), {"user": Limit(3, 60)}, None, fallback="closed")
+    with pytest.raises(DependencyDownError):
+        asyncio.run(closed(_request()))
+    with pytest.raises(ConfigError, match="fallback"):
+        RateLimit(redis, {}, None, fallback="maybe")

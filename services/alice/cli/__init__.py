@@ -220,6 +220,21 @@ def _saved_dev_key() -> str:
 
 
 # -- bench ----------------------------------------------------------------------------------------------------
+@app.command()
+def chaos(
+    model: Annotated[str, typer.Option(help="the mesh's model (small: the run is about failures, not answers)")] = (
+        "smollm2:135m"
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="clients sending requests all along")] = 2,
+    outage_s: Annotated[float, typer.Option(min=3, max=600, help="seconds each dependency stays down")] = 20,
+    baseline_s: Annotated[float, typer.Option(min=1, max=600, help="calm seconds before the first outage")] = 10,
+) -> None:
+    """Kill the NLU, the modelserver and Redis in turn under load; success, p95 and breaker timings as JSON."""
+    from alice.cli.chaos import run_chaos
+
+    typer.echo(json.dumps(run_chaos(model, concurrency, outage_s, baseline_s), ensure_ascii=False))
+
+
 @bench_app.command("mesh")
 def bench_mesh(
     requests: Annotated[int, typer.Option(help="requests per target and concurrency")] = 400,

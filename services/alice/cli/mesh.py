@@ -154,6 +154,8 @@ class Child:
     popen: subprocess.Popen[bytes]
     log_path: Path
     ready_url: str | None
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class Mesh:
@@ -204,7 +206,7 @@ class Mesh:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded here; Linux only, no-op elsewhere
             )
-        child = Child(name, popen, log_path, ready_url)
+        child = Child(name, popen, log_path, ready_url, cmd, env)
         self.children.append(child)
         return child
 
@@ -365,6 +367,34 @@ class Mesh:
                     pass
                 child.popen.wait(timeout=5)
         self.children.clear()
+
+    def child(self, name: str) -> Child:
+        found = next((c for c in self.children if c.name == name), None)
+        if found is None:
+            raise ConfigError(f"no process named {name} in this mesh")
+        return found
+
+    def kill(self, name: str) -> None:
+        """Stop one process (SIGKILL to its group: a crash, not a shutdown) and wait for it."""
+        child = self.child(name)
+        if child.popen.poll() is None:
+            try:
+                os.killpg(child.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.popen.wait(timeout=10)
+        self._ready.discard(name)
+
+    def restart(self, name: str, port: int | None = None) -> None:
+        """Start a killed process again with its command and environment; wait until it is ready (or, without a
+        ready URL, until ``port`` accepts connections)."""
+        old = self.child(name)
+        self.children.remove(old)
+        child = self._spawn(old.name, old.cmd, old.env, old.ready_url)
+        if child.ready_url is None and port is not None:
+            self._wait_tcp(child, port)
+        else:
+            self.wait_ready()
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.popen.pid for c in self.children}

@@ -30,7 +30,8 @@ import numpy as np
 import structlog
 from redis.exceptions import RedisError
 
-from alice.fibonacci import get_breaker_open_time
+from alice.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from alice.errors import CircuitOpenError
 from orchestrator.cache.calibration import packaged_projection
 from orchestrator.cache.keys import KeyContext, exact_key
 from orchestrator.cache.semantic import Question, SemanticMatcher, scope_key
@@ -78,22 +79,15 @@ class CachedAnswer:
     similarity: float | None = None
 
 
-@dataclass
-class Outage:
-    """Bypass state after a Redis failure: skip Redis until ``until``; ``trips`` sets the next back-off."""
-
-    trips: int = 0
-    until: float = 0.0
-    since: float | None = None
-
-    def open(self, now: float) -> bool:
-        return now < self.until
-
-    def failed(self, now: float) -> None:
-        self.trips += 1
-        self.until = now + get_breaker_open_time(self.trips)
-        if self.since is None:
-            self.since = now
+def cache_breaker(clock: Callable[[], float] = time.monotonic) -> CircuitBreaker:
+    """The cache's Redis breaker: open on the first failure, closed again by the first good call after."""
+    return CircuitBreaker(
+        "redis-cache",
+        BreakerPolicy(window=1, min_calls=1, consecutive=1, close_after=1),
+        what="The cache's Redis",
+        counts=lambda exc: isinstance(exc, RedisError | OSError),
+        clock=clock,
+    )
 
 
 @dataclass
@@ -128,41 +122,36 @@ class AnswerCache:
         context: KeyContext,
         matcher: SemanticMatcher,
         clock: Callable[[], float] = time.time,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.context = context
         self.matcher = matcher
         self._clock = clock
-        self._outage = Outage()
+        #: Opens on the first Redis failure: the cache is then bypassed for 1, 2, 3, 5, 8, 13 s between trials.
+        self.breaker = breaker or cache_breaker(clock)
         self._index = IndexState()
         self.bypassed = 0
 
     # -- Redis guard ----------------------------------------------------------------------------------------
     @property
     def available(self) -> bool:
-        """False while Redis is being bypassed after a failure."""
-        return not self._outage.open(self._clock())
+        """False while Redis is being bypassed after a failure (the breaker is open)."""
+        return self.breaker.state is not BreakerState.OPEN
 
     async def _guard(self, op: str, call: Callable[[], Awaitable[T]], default: T) -> T:
-        now = self._clock()
-        if self._outage.open(now):
-            self.bypassed += 1
-            return default
         try:
-            result = await call()
-        except (RedisError, OSError) as exc:
-            first = self._outage.since is None
-            self._outage.failed(now)
-            self._index.stale = True
+            async with self.breaker.guard():
+                return await call()
+        except CircuitOpenError:
             self.bypassed += 1
-            if first:
-                log.warning("cache_bypassed", op=op, error_type=type(exc).__name__, retry_in_s=self._outage.until - now)
             return default
-        if self._outage.since is not None:
-            log.info("cache_recovered", outage_s=round(now - self._outage.since, 1))
-            self._outage = Outage()
-        return result
+        except (RedisError, OSError) as exc:
+            self._index.stale = True  # rebuilt from Redis once it answers again
+            self.bypassed += 1
+            log.warning("cache_bypassed", op=op, error_type=type(exc).__name__, retry_in_s=self.breaker.retry_after())
+            return default
 
     # -- keys -----------------------------------------------------------------------------------------------
     def key(self, tenant: str, text: str, force_route: str | None = None) -> str:
