@@ -30,6 +30,8 @@ import structlog
 
 from alice.errors import ServiceError, UpstreamError
 from alice.httpclient import CONNECT_FAILURES, transport_error
+from alice.idempotency import HEADER as IDEMPOTENCY_HEADER
+from alice.idempotency import checked_key
 from alice.signing import sign_request
 from guardian.metrics import GuardianMetrics
 from guardian.policy import GuardRequest
@@ -97,7 +99,9 @@ class Upstream:
             headers["Content-Type"] = "application/json"
         for name in FORWARDED_HEADERS:
             value = request.headers.get(name.lower())
-            if value:
+            if name == IDEMPOTENCY_HEADER and value is not None:
+                headers[name] = checked_key(value)  # 422 here, before a malformed key reaches the orchestrator
+            elif value and value.isascii():
                 headers[name] = value
         return headers
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -25,14 +24,15 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from alice.errors import IdempotencyInProgressError, IdempotencyKeyReusedError, ValidationFailedError
+from alice.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
+from alice.idempotency import HEADER, checked_key
+
+__all__ = ["HEADER", "REPLAYED_HEADER", "IdempotencyStore", "StoredAnswer", "checked_key", "fingerprint"]
 
 log = structlog.get_logger("orchestrator.idempotency")
 
-HEADER: Final = "Idempotency-Key"
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 PREFIX: Final = "alice:idem:"
-KEY_RE: Final = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,6 @@ class StoredAnswer:
 
 def fingerprint(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
-
-
-def checked_key(raw: str) -> str:
-    """The header's value, or 422 when it is not 1–255 visible ASCII characters."""
-    if not KEY_RE.fullmatch(raw):
-        raise ValidationFailedError(f"{HEADER} must be 1–255 visible ASCII characters (no spaces).")
-    return raw
 
 
 class IdempotencyStore:

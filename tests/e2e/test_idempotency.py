@@ -12,9 +12,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.llm]
 
 
 def _post(mesh, body: dict[str, object], key: str | None) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {mesh.key}"}
+    headers: dict[str, str | bytes] = {"Authorization": f"Bearer {mesh.key}"}
     if key is not None:
-        headers["Idempotency-Key"] = key
+        headers["Idempotency-Key"] = key.encode()  # bytes: a non-ASCII key goes out as UTF-8
     return httpx.post(mesh.url + "/api/chat", json=body, headers=headers, timeout=120)
 
 
