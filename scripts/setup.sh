@@ -25,6 +25,8 @@ missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v caddy >/dev/null || missing+=(caddy)
 command -v promtool >/dev/null || missing+=(prometheus)
+# the dashboard's browser test drives Debian's chromium with Playwright (no browser download at run time)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     say "missing ${missing[*]}; run: sudo apt-get install -y --no-install-recommends ${missing[*]}"; exit 1

@@ -11,6 +11,11 @@ States (DESIGN §5)::
     half_open  after the open time, up to ``half_open_calls`` trial calls at a time go through; ``close_after``
                successes close the breaker, one failure opens it again (with the next open time).
 
+A breaker may also be given a cheap health check (:meth:`CircuitBreaker.probe_while_open`, run as a task): while
+it is not closed, the check runs every second, and each one that passes counts as a successful trial, so a
+dependency that is back closes its breaker within ``close_after`` seconds instead of waiting out an open time of
+up to 13 s and then on user traffic. A failed check changes nothing (it neither opens nor extends).
+
 Which errors count is the caller's choice (``counts``): a dependency that is down or too slow, not a caller's
 bad request. A call abandoned by its caller (cancelled) counts as nothing. ``on_change`` hears every
 transition (metrics, logs); :meth:`CircuitBreaker.view` is what ``/api/monitoring/circuit-breakers`` shows.
@@ -20,10 +25,11 @@ The state is per process; several replicas each learn an outage on their own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -190,6 +196,35 @@ class CircuitBreaker:
             raise
         self.succeeded()
 
+    async def probe_while_open(
+        self, check: Callable[[], Awaitable[object]], interval_s: float = 1.0, timeout_s: float = 1.0
+    ) -> None:
+        """Run forever (as a task): while the breaker is open or half-open, ``check()`` every ``interval_s``; one
+        that returns (anything but False) within ``timeout_s`` counts as a successful trial."""
+        while True:
+            await asyncio.sleep(interval_s)
+            if self._state is BreakerState.CLOSED:
+                continue
+            try:
+                async with asyncio.timeout(timeout_s):
+                    passed = await check()
+            except Exception as exc:  # noqa: BLE001 - a failed check is only a failed check
+                log.debug("breaker_probe_failed", breaker=self.name, error_type=type(exc).__name__)
+                continue
+            if passed is not False:
+                self._probe_passed()
+
+    def _probe_passed(self) -> None:
+        if self._state is BreakerState.CLOSED:
+            return
+        if self._state is BreakerState.OPEN:
+            self._open_until = self._clock()
+            self._trials = 0
+            self._move(BreakerState.HALF_OPEN)
+        self._trial_successes += 1
+        if self._trial_successes >= self.policy.close_after:
+            self._close()
+
     def view(self) -> dict[str, Any]:
         """What the monitoring endpoint shows."""
         state = self.state
@@ -274,3 +309,18 @@ class Breakers:
 
     def view(self) -> list[dict[str, Any]]:
         return [b.view() for b in self._all.values()]
+
+
+async def start_probe(
+    stack: AsyncExitStack, breaker: CircuitBreaker, check: Callable[[], Awaitable[object]]
+) -> asyncio.Task[None]:
+    """:meth:`CircuitBreaker.probe_while_open` as a task that ``stack`` cancels on shutdown."""
+    task = asyncio.create_task(breaker.probe_while_open(check), name=f"breaker-probe-{breaker.name}")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+    return task

@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from alice.breaker import Breakers, CircuitBreaker
+from alice.breaker import Breakers, CircuitBreaker, start_probe
 from alice.httpclient import create_http_client
 from alice.metrics import BreakerMetrics
 from alice.service import add_readiness_check, create_service_app
@@ -92,6 +92,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.breakers = Breakers()
         app.state.breakers.add(redis_breaker)
         limits = _rate_limits(settings, metrics, redis, redis_breaker)
+        if redis is not None:
+            await start_probe(stack, redis_breaker, redis.ping)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
         refused = metrics.auth_failure

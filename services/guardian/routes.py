@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -29,6 +30,16 @@ from guardian.policy import GuardRequest, Pipeline
 from guardian.upstream import Upstream, is_event_stream, relayed_headers
 
 log = structlog.get_logger("guardian.routes")
+
+DASHBOARD = Path(__file__).resolve().parent / "static" / "dashboard.html"
+#: The page talks to its own origin only; its script and style are inline (no CDN: Alice runs offline).
+DASHBOARD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 router = APIRouter(tags=["gateway"])
 
@@ -53,6 +64,12 @@ async def _audit(gateway: Gateway, request: Request, guarded: GuardRequest, stat
         tenant=key.tenant if key else None,
         key_id=key.id if key else None,
         pii=guarded.pii,
+    )
+
+
+def _guard_request(request: Request) -> GuardRequest:
+    return GuardRequest(
+        method=request.method, path=_target(request), headers={k.lower(): v for k, v in request.headers.items()}
     )
 
 
@@ -107,11 +124,7 @@ async def _guard_and_forward(
     request: Request, gateway: Gateway, pipeline: Pipeline, *, body_limit: int | None
 ) -> Response:
     """Admit, read the body (at most ``body_limit`` bytes; none when None), inspect, forward, relay."""
-    guarded = GuardRequest(
-        method=request.method,
-        path=_target(request),
-        headers={k.lower(): v for k, v in request.headers.items()},
-    )
+    guarded = _guard_request(request)
     try:
         await pipeline.admit(guarded)
         if body_limit is not None:
@@ -165,6 +178,26 @@ async def feedback(request: Request, gateway: GatewayDep) -> Response:
     """Authenticate (any role) and forward a rating of an earlier answer; the body must be a JSON object."""
     limit = gateway.settings.max_small_body_bytes
     return await _guard_and_forward(request, gateway, gateway.feedback, body_limit=limit)
+
+
+@router.get("/api/monitoring/guardian", response_model=None)
+async def monitoring_guardian(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    """Admins only: this guardian's own view — its load state (brownout) and its circuit breakers (Redis)."""
+    guarded = _guard_request(request)
+    try:
+        await gateway.monitoring.admit(guarded)
+    except ServiceError as exc:
+        await _audit(gateway, request, guarded, exc.status, exc.code)
+        raise
+    await _audit(gateway, request, guarded, 200, None)
+    breakers = getattr(request.app.state, "breakers", None)
+    return {"load": request.app.state.load.view(), "breakers": breakers.view() if breakers is not None else []}
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard() -> Response:
+    """The operators' page (static; it asks for an admin key and reads the monitoring routes with it)."""
+    return Response(DASHBOARD.read_bytes(), media_type="text/html; charset=utf-8", headers=DASHBOARD_HEADERS)
 
 
 @router.get("/api/monitoring/{name}", response_model=None)

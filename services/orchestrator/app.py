@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from alice.breaker import Breakers, CircuitBreaker, dependency_failure
+from alice.breaker import Breakers, CircuitBreaker, dependency_failure, start_probe
 from alice.fibonacci import config as fibonacci_config
 from alice.httpclient import create_http_client, forward_request_id
 from alice.metrics import BreakerMetrics
@@ -223,6 +223,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             route_llms=route_llms,
             nlu_fallback=fallback_parse if settings.nlu_fallback else None,
         )
+        # a dependency that is back closes its breaker within ~2 s, not after an open time and user traffic
+        await start_probe(stack, nlu.breaker, nlu.ping)
+        await start_probe(stack, llm_server, llm.ping)
+        if cache is not None:
+            await start_probe(stack, cache.breaker, cache.store.redis.ping)
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
         add_readiness_check(app, "llm", llm.ping, required=False)

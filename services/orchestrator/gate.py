@@ -69,7 +69,7 @@ class RedisNonceStore:
         self._probing = self.degraded
         try:
             stored = await self._redis.set(NONCE_PREFIX + nonce, 1, nx=True, ex=max(1, math.ceil(ttl_s)))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             self._failed(exc)
             return await self._remember_locally(nonce, ttl_s)
         finally:
@@ -88,7 +88,7 @@ class RedisNonceStore:
         self._fallback_until = max(self._fallback_until, self._clock() + ttl_s)
         return await self._fallback.add(nonce, ttl_s)
 
-    def _failed(self, exc: RedisError) -> None:
+    def _failed(self, exc: RedisError | OSError) -> None:
         now = self._clock()
         if self.degraded and now < self._retry_at:
             return  # a request that was already waiting on Redis when this outage was noticed

@@ -84,7 +84,7 @@ class IdempotencyStore:
             if await self._redis.set(name, pending, nx=True, ex=self.pending_ttl_s):
                 return None
             raw = await self._redis.get(name)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("idempotency_unavailable", error_type=type(exc).__name__)
             return None
         if raw is None:  # expired between the two calls: run
@@ -111,7 +111,7 @@ class IdempotencyStore:
             return
         try:
             await self._redis.set(self._name(tenant, key), answer.dump(body_fingerprint), ex=self.ttl_s)
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("idempotency_not_stored", error_type=type(exc).__name__)
 
     async def release(self, tenant: str, key: str) -> None:
@@ -120,5 +120,5 @@ class IdempotencyStore:
             return
         try:
             await self._redis.delete(self._name(tenant, key))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             log.warning("idempotency_not_released", error_type=type(exc).__name__)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from redis.exceptions import RedisError
 
 from alice.errors import ToolDeniedError
 from alice.metrics import FIB_BUCKETS_S
@@ -23,6 +24,8 @@ from orchestrator.tools.registry import ToolRegistry, allowed
 
 log = structlog.get_logger("orchestrator.tools")
 
+STORAGE_ANSWER = "Jag kommer inte åt lagringen just nu, så det gick inte. Försök igen om en stund."
+FAILED_ANSWER = "Verktyget {name} kunde inte svara just nu. Försök igen om en stund."
 TIMEOUT_ANSWER = "Verktyget {name} svarade inte i tid. Försök igen om en stund."
 
 
@@ -101,6 +104,16 @@ class ToolRunner:
             self._count(tool.name, "invalid")
             log.info("tool_args_invalid", tool=tool.name, error=str(exc))
             return ToolOutcome(None, "tool_args_invalid")
+        except (RedisError, OSError) as exc:  # timers, memories and drafts live in Redis: down is a Swedish answer
+            self._count(tool.name, "storage_unavailable")
+            log.warning("tool_storage_unavailable", tool=tool.name, error_type=type(exc).__name__)
+            args_json = args.model_dump(mode="json")
+            result = ToolResult(tool.name, args_json, {}, STORAGE_ANSWER, ok=False, error="storage_unavailable")
+        except Exception as exc:  # noqa: BLE001 - a broken tool is a failed answer, never a 500
+            self._count(tool.name, "error")
+            log.error("tool_failed", tool=tool.name, error_type=type(exc).__name__, exc_info=exc)
+            answer = FAILED_ANSWER.format(name=tool.name)
+            result = ToolResult(tool.name, args.model_dump(mode="json"), {}, answer, ok=False, error="tool_error")
         else:
             self._count(tool.name, "ok" if result.ok else "failed")
         if self._metrics is not None:

@@ -156,3 +156,35 @@ def test_a_policy_that_cannot_work_is_refused() -> None:
         BreakerPolicy(window=5, min_calls=6)
     with pytest.raises(ValueError):
         BreakerPolicy(failure_rate=0)
+
+
+def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() -> None:
+    clock = Clock()
+    cb, changes = breaker(clock, consecutive=1, close_after=2)
+    with pytest.raises(ConnectionError):
+        asyncio.run(cb.call(fail))
+    assert cb.state is BreakerState.OPEN and cb.retry_after() == 1.0  # the made-up clock never moves
+    healthy = {"now": False}
+    checks: list[bool] = []
+
+    async def check() -> bool:
+        checks.append(healthy["now"])
+        if not healthy["now"]:
+            raise ConnectionError("still down")
+        return True
+
+    async def watch() -> None:
+        task = asyncio.create_task(cb.probe_while_open(check, interval_s=0.01))
+        await asyncio.sleep(0.05)
+        assert cb.state is BreakerState.OPEN  # failed checks change nothing
+        healthy["now"] = True
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if cb.state is BreakerState.CLOSED:
+                break
+        task.cancel()
+
+    asyncio.run(watch())
+    assert cb.state is BreakerState.CLOSED
+    assert changes[-2:] == [("open", "half_open"), ("half_open", "closed")]
+    assert checks.count(True) == 2  # close_after passing checks, then the closed breaker is left alone

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
 from test_orchestrator_chat import FakeLlm, FakeNlu
 
 from alice.errors import ToolDeniedError
@@ -42,6 +43,10 @@ class EchoTool:
             await asyncio.sleep(1)
         if ctx.text == "bad":
             raise ToolArgumentsError("bad")
+        if ctx.text == "redis down":
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        if ctx.text == "broken":
+            raise RuntimeError("a bug in the tool")
         ok = word != "0"
         return ToolResult(
             self.name, {"word": word}, {"value": word}, f"Svaret är {word}.", ok=ok, error=None if ok else "zero"
@@ -93,6 +98,19 @@ async def test_a_slow_tool_times_out_with_a_swedish_answer() -> None:
     assert answer.route == "tool" and "svarade inte i tid" in answer.response
     assert answer.tools[0].result == {"ok": False, "error": "timeout"}
     assert registry.get_sample_value("alice_tool_calls_total", {"tool": "math.calculate", "outcome": "timeout"}) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "words"),
+    [("redis down", "storage_unavailable", "lagringen"), ("broken", "tool_error", "kunde inte svara")],
+)
+async def test_a_tool_that_raises_gets_a_swedish_failure_not_a_500(text: str, error: str, words: str) -> None:
+    service, llm, registry = _service(NUMBER)
+    answer = await service.answer(ChatRequest(message=text))
+    assert answer.route == "tool" and words in answer.response and llm.calls == []
+    assert answer.tools[0].result == {"ok": False, "error": error}
+    outcome = "storage_unavailable" if error == "storage_unavailable" else "error"
+    assert registry.get_sample_value("alice_tool_calls_total", {"tool": "math.calculate", "outcome": outcome}) == 1
 
 
 async def test_a_failed_tool_answers_with_its_explanation() -> None:

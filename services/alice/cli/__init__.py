@@ -225,14 +225,15 @@ def chaos(
     model: Annotated[str, typer.Option(help="the mesh's model (small: the run is about failures, not answers)")] = (
         "smollm2:135m"
     ),
-    concurrency: Annotated[int, typer.Option(min=1, max=32, help="clients sending requests all along")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="tool-question clients (plus one LLM client)")] = 2,
     outage_s: Annotated[float, typer.Option(min=3, max=600, help="seconds each dependency stays down")] = 20,
     baseline_s: Annotated[float, typer.Option(min=1, max=600, help="calm seconds before the first outage")] = 10,
+    logs: Annotated[Path | None, typer.Option(help="keep the mesh's home and service logs in this folder")] = None,
 ) -> None:
     """Kill the NLU, the modelserver and Redis in turn under load; success, p95 and breaker timings as JSON."""
     from alice.cli.chaos import run_chaos
 
-    typer.echo(json.dumps(run_chaos(model, concurrency, outage_s, baseline_s), ensure_ascii=False))
+    typer.echo(json.dumps(run_chaos(model, concurrency, outage_s, baseline_s, logs), ensure_ascii=False))
 
 
 @bench_app.command("mesh")

@@ -1,8 +1,8 @@
 """``alice chaos``: kill the NLU, the modelserver and Redis in turn under a bounded load, and measure.
 
 A private mesh (``alice up`` on free ports, Caddy in front, the given model) gets a steady load of chat requests
-through Caddy — tool questions ("vad är klockan") and LLM requests, alternating, each LLM request unique so it
-is not answered from the cache — from ``--concurrency`` clients. After a calm baseline, each dependency in turn
+through Caddy: ``--concurrency`` clients asking tool questions ("vad är klockan", fast) and one client asking
+for LLM answers (each unique, so none comes from the cache). After a calm baseline, each dependency in turn
 is killed (SIGKILL: a crash), left down for ``--outage-s``, started again, and given time to recover. Meanwhile
 the orchestrator's ``/api/monitoring/circuit-breakers`` is polled (signed with the mesh's internal secret).
 
@@ -32,7 +32,13 @@ from alice.cli.mesh import Mesh, MeshPlan
 from alice.signing import Claims, sign_request
 from alice.slo import percentile
 
-TOOL_MESSAGES = ("vad är klockan", "vilket datum är det idag", "vad är 12 gånger 7", "vad är klockan i Tokyo")
+TOOL_MESSAGES = (
+    "vad är klockan",
+    "vilket datum är det idag",
+    "vad är 12 gånger 7",
+    "vad är klockan i Tokyo",
+    "sätt en timer på fem minuter",  # a tool that keeps its state in Redis
+)
 LLM_TOPICS = ("hösten", "en katt", "havet", "ett tåg", "snö", "kaffe", "en bok", "fjällen")
 BREAKERS = {"nlu": "nlu", "modelserver": "llm", "redis": None}
 ADMIN = Claims(tenant="chaos", role="admin", key_id="chaos", tools=())
@@ -49,6 +55,7 @@ class Sample:
     kind: str  # "tool" or "llm"
     status: int  # 0: no answer (transport error)
     ms: float
+    code: str | None = None  # the problem code of an error answer
 
 
 @dataclass
@@ -59,28 +66,31 @@ class Load:
     stop: bool = False
     counter: itertools.count[int] = field(default_factory=itertools.count)
 
-    def message(self) -> tuple[str, str]:
+    def message(self, kind: str) -> str:
         i = next(self.counter)
-        if i % 2 == 0:
-            return "tool", TOOL_MESSAGES[(i // 2) % len(TOOL_MESSAGES)]
-        return "llm", f"Skriv en kort mening om {LLM_TOPICS[(i // 2) % len(LLM_TOPICS)]} (nummer {i})."
+        if kind == "tool":
+            return TOOL_MESSAGES[i % len(TOOL_MESSAGES)]
+        return f"Skriv en kort mening om {LLM_TOPICS[i % len(LLM_TOPICS)]} (nummer {i})."
 
     def between(self, start: float, end: float) -> list[Sample]:
         return [s for s in self.samples if start <= s.at <= end]
 
 
-async def _client(load: Load, url: str, key: str) -> None:
+async def _client(load: Load, url: str, key: str, kind: str) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(timeout=60) as client:
         while not load.stop:
-            kind, message = load.message()
+            message = load.message(kind)
             started = time.monotonic()
+            code = None
             try:
                 response = await client.post(url, json={"message": message}, headers=headers)
                 status = response.status_code
-            except httpx.HTTPError:
+                if status >= 400:
+                    code = str(response.json().get("code"))
+            except (httpx.HTTPError, ValueError):
                 status = 0
-            load.samples.append(Sample(started, kind, status, (time.monotonic() - started) * 1000))
+            load.samples.append(Sample(started, kind, status, (time.monotonic() - started) * 1000, code))
             if status >= 500 or status == 0:
                 await asyncio.sleep(0.2)  # a client backs off a little after an error
 
@@ -97,7 +107,12 @@ async def _breaker_state(client: httpx.AsyncClient, plan: MeshPlan, name: str) -
 
 
 def _stats(samples: list[Sample]) -> dict[str, Any]:
-    out: dict[str, Any] = {"requests": len(samples), "errors_5xx": sum(1 for s in samples if s.status >= 500)}
+    errors = [s for s in samples if s.status >= 500 or s.status == 0]
+    out: dict[str, Any] = {
+        "requests": len(samples),
+        "errors_5xx": len(errors),
+        "error_codes": dict(sorted(Counter(f"{s.kind}:{s.status}:{s.code}" for s in errors).items())),
+    }
     for kind in ("tool", "llm"):
         mine = [s for s in samples if s.kind == kind]
         ok = [s for s in mine if s.status == 200]
@@ -151,9 +166,10 @@ async def _outage(mesh: Mesh, load: Load, dependency: str, outage_s: float, sett
 async def _run(mesh: Mesh, key: str, concurrency: int, outage_s: float, baseline_s: float) -> dict[str, Any]:
     load = Load()
     url = f"{mesh.plan.entry_url}/api/chat"
-    clients = [asyncio.create_task(_client(load, url, key)) for _ in range(concurrency)]
+    kinds = ["tool"] * concurrency + ["llm"]
+    clients = [asyncio.create_task(_client(load, url, key, kind)) for kind in kinds]
     try:
-        _say(f"baseline for {baseline_s:.0f} s with {concurrency} clients")
+        _say(f"baseline for {baseline_s:.0f} s with {concurrency} tool clients and one LLM client")
         start = time.monotonic()
         await asyncio.sleep(baseline_s)
         phases = {"baseline": {"during": _stats(load.between(start, time.monotonic()))}}
@@ -176,13 +192,17 @@ def _checks(phases: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_chaos(model: str, concurrency: int, outage_s: float, baseline_s: float) -> dict[str, Any]:
-    """Start a private mesh, run the outages, stop it; the result JSON (see the module docstring)."""
+def run_chaos(
+    model: str, concurrency: int, outage_s: float, baseline_s: float, logs: Path | None = None
+) -> dict[str, Any]:
+    """Start a private mesh, run the outages, stop it; the result JSON (see the module docstring). With ``logs``
+    the mesh's home (and its service logs) is kept there."""
     from alice.cli import ensure_dev_key
 
     os.environ.setdefault("ORCHESTRATOR_CACHE_SEMANTIC", "false")  # unique LLM requests must reach the LLM
     with tempfile.TemporaryDirectory(prefix="alice-chaos-") as tmp:
-        home = Path(tmp)
+        home = logs or Path(tmp)
+        home.mkdir(parents=True, exist_ok=True)
         plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
         mesh = Mesh(plan, progress=_say)
         mesh.preflight()

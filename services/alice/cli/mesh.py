@@ -77,6 +77,7 @@ class MeshPlan:
     use_caddy: bool = True
     models_dir: Path = field(default_factory=models_dir)
     nlu_model_dir: Path | None = None
+    guardian_model_dir: Path | None = None
     http_transport: str | None = None
     internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
@@ -120,8 +121,9 @@ class MeshPlan:
             modelserver_port=free_port(),
             redis_port=free_port(),
             use_caddy=use_caddy,
-            # share the caller's trained NLU artifact (versioned by a hash of data + config)
+            # share the caller's trained NLU and injection models (each versioned by a hash of data + config)
             nlu_model_dir=Path(os.environ.get("NLU_MODEL_DIR") or default_data_dir() / "nlu"),
+            guardian_model_dir=Path(os.environ.get("GUARDIAN_MODEL_DIR") or default_data_dir() / "guardian"),
         )
 
     @property
@@ -283,6 +285,8 @@ class Mesh:
         }
         if p.nlu_model_dir is not None:
             base["NLU_MODEL_DIR"] = str(p.nlu_model_dir)
+        if p.guardian_model_dir is not None:
+            base["GUARDIAN_MODEL_DIR"] = str(p.guardian_model_dir)
         if p.http_transport is not None:
             base["ALICE_HTTP_TRANSPORT"] = p.http_transport
         redis_url = self._start_redis()

@@ -105,7 +105,7 @@ class RedisDraftStore:
                 pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # redis-py accepts bytes values
                 pipe.expire(key, self._ttl_s)
                 await pipe.execute()
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             raise DraftStoreError("could not store the draft") from exc
         return draft_id
 
@@ -115,7 +115,7 @@ class RedisDraftStore:
             return None
         try:
             raw = await self._redis.hgetall(self.key(tenant, draft_id))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             raise DraftStoreError("could not read the draft") from exc
         values = {_text(k): v for k, v in raw.items()}
         if not {"filename", "media_type", "content"} <= values.keys():
