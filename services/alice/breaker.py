@@ -19,7 +19,9 @@ up to 13 s and then on user traffic. A failed check changes nothing (it neither 
 Which errors count is the caller's choice (``counts``): a dependency that is down or too slow, not a caller's
 bad request. A call abandoned by its caller (cancelled) counts as nothing. ``on_change`` hears every
 transition (metrics, logs); :meth:`CircuitBreaker.view` is what ``/api/monitoring/circuit-breakers`` shows.
-The state is per process; several replicas each learn an outage on their own.
+The state is per process unless shared (:class:`SharedState`, ``ALICE_BREAKER_SHARED=true``): then a replica
+that opens a breaker writes the opening to Redis, and the others adopt it within a second instead of each paying
+its own five failures. Closing stays local (each replica's trials and health checks).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -242,6 +244,20 @@ class CircuitBreaker:
             "open_for_s": round(self._clock() - self._opened_at, 3) if self._opened_at is not None else None,
         }
 
+    def adopt_open(self, remaining_s: float, trips: int) -> None:
+        """Another replica opened this breaker: open it here too for the ``remaining_s`` of its open time."""
+        if self._state is not BreakerState.CLOSED or remaining_s <= 0:
+            return
+        self._trips = max(self._trips, trips)
+        now = self._clock()
+        self._open_until = now + remaining_s
+        self._opened_at = now
+        self._trials = 0
+        self._trial_successes = 0
+        self.opened_total += 1
+        self._move(BreakerState.OPEN)
+        log.warning("breaker_opened_elsewhere", breaker=self.name, trips=trips, open_s=round(remaining_s, 3))
+
     def _neutral(self) -> None:
         """A call that failed for a reason that says nothing about the dependency (a caller's error)."""
         if self._state is BreakerState.HALF_OPEN:
@@ -315,7 +331,12 @@ async def start_probe(
     stack: AsyncExitStack, breaker: CircuitBreaker, check: Callable[[], Awaitable[object]]
 ) -> asyncio.Task[None]:
     """:meth:`CircuitBreaker.probe_while_open` as a task that ``stack`` cancels on shutdown."""
-    task = asyncio.create_task(breaker.probe_while_open(check), name=f"breaker-probe-{breaker.name}")
+    return in_background(stack, breaker.probe_while_open(check), f"breaker-probe-{breaker.name}")
+
+
+def in_background(stack: AsyncExitStack, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    """``work`` as a task that ``stack`` cancels (and waits for) on shutdown."""
+    task = asyncio.create_task(work, name=name)
 
     async def stop() -> None:
         task.cancel()
@@ -324,3 +345,40 @@ async def start_probe(
 
     stack.push_async_callback(stop)
     return task
+
+
+class SharedState:
+    """Shares a breaker's openings between replicas through Redis (key ``alice:breaker:<name>``, expiring with
+    the open time). :meth:`run` is a task: every ``interval_s`` it publishes an opening of this replica's breaker
+    and adopts one published by another replica. A Redis failure only skips a round."""
+
+    def __init__(self, redis: Any, breaker: CircuitBreaker, interval_s: float = 1.0, prefix: str = "alice:breaker:"):
+        self.redis = redis
+        self.breaker = breaker
+        self.interval_s = interval_s
+        self.key = prefix + breaker.name
+        self._published = breaker.opened_total
+
+    async def sync(self) -> None:
+        """One round: publish a new local opening, else adopt a shared one."""
+        b = self.breaker
+        if b.opened_total != self._published and b.state is BreakerState.OPEN:
+            self._published = b.opened_total
+            remaining_ms = int(b.retry_after() * 1000)
+            if remaining_ms > 0:
+                value = f"{b.view()['trips']}"
+                await self.redis.set(self.key, value, px=remaining_ms)
+            return
+        if b.state is BreakerState.CLOSED:
+            raw, ttl_ms = await self.redis.get(self.key), await self.redis.pttl(self.key)
+            if raw is not None and ttl_ms and ttl_ms > 0:
+                b.adopt_open(ttl_ms / 1000, int(raw))
+                self._published = b.opened_total  # adopted, not ours to publish again
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.sync()
+            except Exception as exc:  # noqa: BLE001 - sharing is best effort; the local breaker still works
+                log.debug("breaker_share_failed", breaker=self.breaker.name, error_type=type(exc).__name__)

@@ -15,7 +15,7 @@ import structlog
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from alice.breaker import Breakers, CircuitBreaker, dependency_failure, start_probe
+from alice.breaker import Breakers, CircuitBreaker, SharedState, dependency_failure, in_background, start_probe
 from alice.fibonacci import config as fibonacci_config
 from alice.httpclient import create_http_client, forward_request_id
 from alice.metrics import BreakerMetrics
@@ -228,6 +228,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_probe(stack, llm_server, llm.ping)
         if cache is not None:
             await start_probe(stack, cache.breaker, cache.store.redis.ping)
+        if settings.breaker_shared and redis is not None:  # replicas adopt each other's openings
+            for shared in (nlu.breaker, llm_server, app.state.breakers.get("weather")):
+                if shared is not None:
+                    in_background(stack, SharedState(redis, shared).run(), f"breaker-share-{shared.name}")
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
         add_readiness_check(app, "llm", llm.ping, required=False)

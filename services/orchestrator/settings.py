@@ -23,6 +23,11 @@ class OrchestratorSettings(SignedServiceSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     nlu_url: str = "http://127.0.0.1:9002"
     nlu_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    breaker_shared: bool = Field(
+        default=False,
+        validation_alias=_alias("ALICE_BREAKER_SHARED", "breaker_shared"),
+        description="Share circuit-breaker openings between replicas through Redis (NLU, LLM, weather)",
+    )
     nlu_fallback: bool = Field(
         default=True, description="While the NLU is down, answer unmistakable tool questions by rules (fallback_nlu)"
     )
