@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import structlog
 
 from alice.errors import CircuitOpenError, ServiceError
-from alice.fibonacci import get_breaker_open_time
+from alice.fibonacci import config, get_breaker_open_time
 
 log = structlog.get_logger("alice.breaker")
 
@@ -199,22 +199,34 @@ class CircuitBreaker:
         self.succeeded()
 
     async def probe_while_open(
-        self, check: Callable[[], Awaitable[object]], interval_s: float = 1.0, timeout_s: float = 1.0
+        self,
+        check: Callable[[], Awaitable[object]],
+        interval_s: float = 1.0,
+        timeouts_s: Sequence[float] | None = None,
     ) -> None:
         """Run forever (as a task): while the breaker is open or half-open, ``check()`` every ``interval_s``; one
-        that returns (anything but False) within ``timeout_s`` counts as a successful trial."""
+        that returns (anything but False) in time counts as a successful trial. The time allowed steps along the
+        timeout phases (``FIB_TIMEOUT_PHASES``: 1, 2, 5, 8 s) with each check that failed in a row, so a
+        dependency that is back but slow (loading a model) is not failed at 1 s forever."""
+        phases = list(timeouts_s or config().fib_timeout_phases)
+        failed = 0
         while True:
             await asyncio.sleep(interval_s)
             if self._state is BreakerState.CLOSED:
+                failed = 0
                 continue
             try:
-                async with asyncio.timeout(timeout_s):
+                async with asyncio.timeout(phases[min(failed, len(phases) - 1)]):
                     passed = await check()
             except Exception as exc:  # noqa: BLE001 - a failed check is only a failed check
+                failed += 1
                 log.debug("breaker_probe_failed", breaker=self.name, error_type=type(exc).__name__)
                 continue
-            if passed is not False:
-                self._probe_passed()
+            if passed is False:
+                failed += 1
+                continue
+            failed = 0
+            self._probe_passed()
 
     def _probe_passed(self) -> None:
         if self._state is BreakerState.CLOSED:

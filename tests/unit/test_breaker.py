@@ -188,3 +188,28 @@ def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() ->
     assert cb.state is BreakerState.CLOSED
     assert changes[-2:] == [("open", "half_open"), ("half_open", "closed")]
     assert checks.count(True) == 2  # close_after passing checks, then the closed breaker is left alone
+
+
+def test_health_checks_get_more_time_along_the_timeout_phases() -> None:
+    clock = Clock()
+    cb, _ = breaker(clock, consecutive=1, close_after=1)
+    with pytest.raises(ConnectionError):
+        asyncio.run(cb.call(fail))
+    started: list[int] = []
+
+    async def slow_check() -> bool:  # the dependency is back but answers in 30 ms
+        started.append(len(started))
+        await asyncio.sleep(0.03)
+        return True
+
+    async def watch() -> None:
+        task = asyncio.create_task(cb.probe_while_open(slow_check, interval_s=0.005, timeouts_s=(0.01, 0.01, 0.1)))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if cb.state is BreakerState.CLOSED:
+                break
+        task.cancel()
+
+    asyncio.run(watch())
+    assert cb.state is BreakerState.CLOSED
+    assert len(started) == 3  # two checks cut off at 10 ms, the third allowed 100 ms passed
