@@ -30,7 +30,7 @@ from orchestrator.cache.store import CacheStore
 from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
 from orchestrator.fallback_nlu import fallback_parse
-from orchestrator.gate import RedisNonceStore, SignatureGate
+from orchestrator.gate import RedisNonceStore, SignatureGate, nonce_breaker
 from orchestrator.idempotency import IdempotencyStore
 from orchestrator.llm import OllamaLlm, llm_breaker
 from orchestrator.metrics import CacheMetrics, ChatMetrics
@@ -84,7 +84,7 @@ def _nonce_store(app: FastAPI, redis: Redis | None) -> NonceStore:
     # Optional: without Redis the nonce store degrades to per process (see RedisNonceStore) and requests are
     # still answered, so a Redis outage leaves the orchestrator ready but "degraded".
     add_readiness_check(app, "redis", redis.ping, required=False)
-    return RedisNonceStore(redis)
+    return RedisNonceStore(redis, breaker=_breaker(app, nonce_breaker()))
 
 
 async def _answer_cache(

@@ -14,7 +14,8 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from alice.errors import SignatureError
+from alice.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from alice.errors import CircuitOpenError, SignatureError
 from alice.fibonacci import get_breaker_open_time
 from alice.signing import Claims, MemoryNonceStore, NonceStore, verify_request
 
@@ -27,10 +28,11 @@ class RedisNonceStore:
     """Nonces in Redis (``SET alice:nonce:<nonce> 1 NX EX <ttl>``), shared by every orchestrator replica.
 
     When Redis fails, the store degrades instead of failing: nonces go to an in-process
-    :class:`~alice.signing.MemoryNonceStore` and requests keep being answered. Redis is then skipped for a
-    back-off (``backoff(outage probes)``: 1, 2, 3, 5, 8, 13 s by default), so an outage does not cost every
-    request Redis's socket timeout; after it one request at a time probes Redis again, the others stay on the
-    fallback. ``nonce_store_degraded`` is logged once per outage, ``nonce_store_recovered`` when Redis answers.
+    :class:`~alice.signing.MemoryNonceStore` and requests keep being answered. Redis sits behind the kernel's
+    circuit breaker (``alice.breaker``; ``redis-nonces``: open on the first failure, for 1, 2, 3, 5, 8, 13 s),
+    so an outage does not cost every request Redis's socket timeout; after each open time one request at a time
+    tries Redis again, the others stay on the fallback. ``nonce_store_degraded`` is logged once per outage,
+    ``nonce_store_recovered`` when Redis answers.
 
     Trade-off, chosen on purpose (availability over a narrow replay window): while Redis is down each replica
     only knows its own nonces, so a captured request can be replayed once against *another* replica, or
@@ -46,38 +48,40 @@ class RedisNonceStore:
         *,
         clock: Callable[[], float] = time.monotonic,
         backoff: Callable[[int], float] = get_breaker_open_time,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._redis = redis
         self._clock = clock
-        self._backoff = backoff
+        self.breaker = breaker or nonce_breaker(clock, backoff)
         self._fallback = MemoryNonceStore(clock=clock)
         self._fallback_until = -math.inf  # nonces in the fallback matter until then
-        self._probes = 0  # failed probes in the current outage; 0 while Redis is healthy
-        self._retry_at = -math.inf
-        self._down_since = 0.0
-        self._probing = False
+        self._down_since: float | None = None
 
     @property
     def degraded(self) -> bool:
         """True while Redis is considered down and nonces live in this process only."""
-        return self._probes > 0
+        return self.breaker.state is not BreakerState.CLOSED
 
     async def add(self, nonce: str, ttl_s: float) -> bool:
         """True when the nonce is new; False when it was seen within its ttl (a replay)."""
-        if self.degraded and (self._probing or self._clock() < self._retry_at):
-            return await self._remember_locally(nonce, ttl_s)
-        self._probing = self.degraded
         try:
-            stored = await self._redis.set(NONCE_PREFIX + nonce, 1, nx=True, ex=max(1, math.ceil(ttl_s)))
-        except (RedisError, OSError) as exc:
-            self._failed(exc)
+            async with self.breaker.guard():
+                stored = await self._redis.set(NONCE_PREFIX + nonce, 1, nx=True, ex=max(1, math.ceil(ttl_s)))
+        except CircuitOpenError:
             return await self._remember_locally(nonce, ttl_s)
-        finally:
-            self._probing = False
-        if self.degraded:
+        except (RedisError, OSError) as exc:
+            if self._down_since is None:
+                self._down_since = self._clock()
+                log.warning(
+                    "nonce_store_degraded",
+                    error_type=type(exc).__name__,
+                    detail="Redis is unavailable: replay protection is per process until it returns.",
+                )
+            return await self._remember_locally(nonce, ttl_s)
+        if self._down_since is not None and not self.degraded:
             # A warning like its pair, so whoever saw the outage in the log also sees it end.
             log.warning("nonce_store_recovered", outage_s=round(self._clock() - self._down_since, 3))
-            self._probes = 0
+            self._down_since = None
         if self._clock() < self._fallback_until:
             # Redis does not know the nonces of the outage; this replica still does.
             seen_here = not await self._fallback.add(nonce, ttl_s)
@@ -88,19 +92,19 @@ class RedisNonceStore:
         self._fallback_until = max(self._fallback_until, self._clock() + ttl_s)
         return await self._fallback.add(nonce, ttl_s)
 
-    def _failed(self, exc: RedisError | OSError) -> None:
-        now = self._clock()
-        if self.degraded and now < self._retry_at:
-            return  # a request that was already waiting on Redis when this outage was noticed
-        if not self.degraded:
-            self._down_since = now
-            log.warning(
-                "nonce_store_degraded",
-                error_type=type(exc).__name__,
-                detail="Redis is unavailable: replay protection is per process until it returns.",
-            )
-        self._probes += 1
-        self._retry_at = now + self._backoff(self._probes)
+
+def nonce_breaker(
+    clock: Callable[[], float] = time.monotonic, backoff: Callable[[int], float] = get_breaker_open_time
+) -> CircuitBreaker:
+    """The replay store's Redis breaker: open on the first failure, one trial at a time, closed by one success."""
+    return CircuitBreaker(
+        "redis-nonces",
+        BreakerPolicy(window=1, min_calls=1, consecutive=1, half_open_calls=1, close_after=1),
+        what="The replay store's Redis",
+        counts=lambda exc: isinstance(exc, RedisError | OSError),
+        clock=clock,
+        open_time=backoff,
+    )
 
 
 class SignatureGate:
