@@ -228,6 +228,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_probe(stack, llm_server, llm.ping)
         if cache is not None:
             await start_probe(stack, cache.breaker, cache.store.redis.ping)
+        if isinstance(nonces, RedisNonceStore) and redis is not None:
+            await start_probe(stack, nonces.breaker, redis.ping)
         if settings.breaker_shared and redis is not None:  # replicas adopt each other's openings
             for shared in (nlu.breaker, llm_server, app.state.breakers.get("weather")):
                 if shared is not None:
