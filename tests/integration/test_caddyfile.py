@@ -123,11 +123,11 @@ def test_environment_overrides_reach_the_config() -> None:
     assert proxy["upstreams"] == [{"dial": "guardian:8787"}]
 
 
-def test_only_api_v1_and_health_are_proxied() -> None:
+def test_only_api_v1_health_and_the_dashboard_are_proxied() -> None:
     (server,) = adapt()["apps"]["http"]["servers"].values()
     matched = [r for r in server["routes"] if any(h["handler"] == "reverse_proxy" for h in handlers(r))]
     assert len(matched) == 1
-    assert matched[0]["match"] == [{"path": ["/api/*", "/v1/*", "/health"]}]
+    assert matched[0]["match"] == [{"path": ["/api/*", "/v1/*", "/health", "/dashboard"]}]
     fallback = [h for h in handlers(server) if h["handler"] == "static_response"]
     assert [h["status_code"] for h in fallback] == [404]
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +19,7 @@ import psutil
 from httpx_aiohttp import AiohttpTransport
 
 from alice import models as model_catalogue
-from alice.cli.mesh import Mesh, MeshPlan
+from alice.cli.mesh import MeshPlan, private_mesh
 from alice.signing import Claims, sign_request
 
 WARMUP = 30
@@ -117,24 +115,15 @@ def _ratio(a: float, b: float) -> float | None:
 
 
 def _run_one(model: str, n: int, levels: list[int], transport: str) -> dict[str, Any]:
-    from alice.cli import ensure_dev_key
-
-    with tempfile.TemporaryDirectory(prefix="alice-bench-") as tmp:
-        home = Path(tmp)
-        plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
+    def use_transport(plan: MeshPlan) -> None:
         plan.http_transport = transport
-        mesh = Mesh(plan, progress=_log)
-        mesh.preflight()
-        key = ensure_dev_key(home, home / "keys.json")
-        try:
-            _log(f"bench mesh: starting a mesh with the {transport} transport")
-            mesh.start(home / "keys.json")
-            time.sleep(1.0)
-            rss_idle = _rss_mb(mesh.pids())
-            results = _measure(plan, key, n, levels)
-            rss_after = _rss_mb(mesh.pids())
-        finally:
-            mesh.stop()
+
+    _log(f"bench mesh: the {transport} transport")
+    with private_mesh(model, _log, prepare=use_transport) as (mesh, key):
+        time.sleep(1.0)
+        rss_idle = _rss_mb(mesh.pids())
+        results = _measure(mesh.plan, key, n, levels)
+        rss_after = _rss_mb(mesh.pids())
     return {
         "results": results,
         "hop_cost": _hop_costs(results, levels),

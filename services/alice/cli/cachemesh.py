@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from alice.cli.mesh import Mesh, MeshPlan
+from alice.cli.mesh import private_mesh
 
 #: (question, the same question in other words) — general questions a cache may answer.
 QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -63,20 +61,8 @@ def _ask(client: httpx.Client, url: str, key: str, message: str) -> tuple[float,
 
 def bench_cache_mesh(model: str, repeats: int = 5) -> dict[str, Any]:
     """Start a private mesh, measure misses, exact hits and paraphrases through Caddy, stop it."""
-    from alice.cli import ensure_dev_key
-
-    with tempfile.TemporaryDirectory(prefix="alice-bench-cache-") as tmp:
-        home = Path(tmp)
-        plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
-        mesh = Mesh(plan, progress=_log)
-        mesh.preflight()
-        key = ensure_dev_key(home, home / "keys.json")
-        try:
-            _log(f"bench cache: starting a mesh with {model}")
-            mesh.start(home / "keys.json")
-            return _measure(f"{plan.entry_url}/api/chat", key, repeats) | {"model": model, "entry": "caddy"}
-        finally:
-            mesh.stop()
+    with private_mesh(model, _log) as (mesh, key):
+        return _measure(f"{mesh.plan.entry_url}/api/chat", key, repeats) | {"model": model, "entry": "caddy"}
 
 
 def _measure(url: str, key: str, repeats: int) -> dict[str, Any]:

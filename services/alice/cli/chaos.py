@@ -19,7 +19,6 @@ import asyncio
 import itertools
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from alice.cli.mesh import Mesh, MeshPlan
+from alice.cli.mesh import Mesh, MeshPlan, private_mesh
 from alice.signing import Claims, sign_request
 from alice.slo import percentile
 
@@ -197,22 +196,9 @@ def run_chaos(
 ) -> dict[str, Any]:
     """Start a private mesh, run the outages, stop it; the result JSON (see the module docstring). With ``logs``
     the mesh's home (and its service logs) is kept there."""
-    from alice.cli import ensure_dev_key
-
     os.environ.setdefault("ORCHESTRATOR_CACHE_SEMANTIC", "false")  # unique LLM requests must reach the LLM
-    with tempfile.TemporaryDirectory(prefix="alice-chaos-") as tmp:
-        home = logs or Path(tmp)
-        home.mkdir(parents=True, exist_ok=True)
-        plan = MeshPlan.on_free_ports(home, model, use_caddy=True)
-        mesh = Mesh(plan, progress=_say)
-        mesh.preflight()
-        key = ensure_dev_key(home, home / "keys.json")
-        try:
-            _say(f"starting a mesh with {model}")
-            mesh.start(home / "keys.json")
-            phases = asyncio.run(_run(mesh, key, concurrency, outage_s, baseline_s))
-        finally:
-            mesh.stop()
+    with private_mesh(model, _say, logs) as (mesh, key):
+        phases = asyncio.run(_run(mesh, key, concurrency, outage_s, baseline_s))
     return {
         "model": model,
         "concurrency": concurrency,

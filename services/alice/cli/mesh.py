@@ -13,8 +13,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -402,3 +404,30 @@ class Mesh:
 
     def pids(self) -> dict[str, int]:
         return {c.name: c.popen.pid for c in self.children}
+
+
+@contextmanager
+def private_mesh(
+    model: str,
+    progress: Callable[[str], None] = _stderr,
+    home: Path | None = None,
+    prepare: Callable[[MeshPlan], None] = lambda _plan: None,
+) -> Iterator[tuple[Mesh, str]]:
+    """A whole mesh on free ports with Caddy, in a temporary home (or ``home``, kept), started and ready, with an
+    admin dev key; stopped on exit. ``prepare`` may adjust the plan before the start. For benchmarks and chaos."""
+    from alice.cli import ensure_dev_key
+
+    with tempfile.TemporaryDirectory(prefix="alice-mesh-") as tmp:
+        where = home or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        plan = MeshPlan.on_free_ports(where, model, use_caddy=True)
+        prepare(plan)
+        mesh = Mesh(plan, progress=progress)
+        mesh.preflight()
+        key = ensure_dev_key(where, where / "keys.json")
+        try:
+            progress(f"starting a mesh with {model}")
+            mesh.start(where / "keys.json")
+            yield mesh, key
+        finally:
+            mesh.stop()
