@@ -78,6 +78,19 @@ async def test_the_window_ends(redis: Redis) -> None:
     assert (await limiter.hit(scopes)).admitted
 
 
+def _guardian_env(store: KeyStore, limits: str, redis_url: str) -> dict[str, str]:
+    """A guardian in front of a closed port (admitted requests get 503), with ``limits`` counted in ``redis_url``."""
+    return {
+        "ALICE_INTERNAL_SECRET": "ratelimit-it-secret-0123456789",
+        "ALICE_LOG_FORMAT": "json",
+        "GUARDIAN_KEYS_FILE": str(store.path),
+        "GUARDIAN_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",
+        "GUARDIAN_API_KEYS": "",
+        "GUARDIAN_RATE_LIMITS": limits,
+        "REDIS_URL": redis_url,
+    }
+
+
 @pytest.fixture(scope="module")
 def guardian(
     log_dir: Path, redis_proc: Proc, tmp_path_factory: pytest.TempPathFactory
@@ -86,16 +99,7 @@ def guardian(
     store = KeyStore(tmp_path_factory.mktemp("ratelimit-keys") / "keys.json")
     key, _ = store.create("acme", "user")
     other, _ = store.create("acme", "user")
-    env = {
-        "ALICE_INTERNAL_SECRET": "ratelimit-it-secret-0123456789",
-        "ALICE_LOG_FORMAT": "json",
-        "GUARDIAN_KEYS_FILE": str(store.path),
-        "GUARDIAN_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",
-        "GUARDIAN_API_KEYS": "",
-        "GUARDIAN_RATE_LIMITS": "user=5/min",
-        "GUARDIAN_AUDIT_FILE": str(log_dir / "audit.jsonl"),
-        "REDIS_URL": redis_proc.url,
-    }
+    env = _guardian_env(store, "user=5/min", redis_proc.url) | {"GUARDIAN_AUDIT_FILE": str(log_dir / "audit.jsonl")}
     proc = start_service("guardian-ratelimit", "guardian.app:create_app", log_dir, env)
     try:
         yield proc, key, other
@@ -201,15 +205,7 @@ def test_with_redis_gone_the_guardian_limits_locally_and_stops_waiting_on_redis(
 ) -> None:
     store = KeyStore(tmp_path_factory.mktemp("fallback-keys") / "keys.json")
     key, _ = store.create("acme", "user")
-    env = {
-        "ALICE_INTERNAL_SECRET": "ratelimit-it-secret-0123456789",
-        "ALICE_LOG_FORMAT": "json",
-        "GUARDIAN_KEYS_FILE": str(store.path),
-        "GUARDIAN_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",
-        "GUARDIAN_API_KEYS": "",
-        "GUARDIAN_RATE_LIMITS": "user=4/min",
-        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: Redis is down from the start
-    }
+    env = _guardian_env(store, "user=4/min", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     proc = start_service("guardian-redis-down", "guardian.app:create_app", log_dir, env)
     try:
         statuses = [

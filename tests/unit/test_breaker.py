@@ -158,11 +158,16 @@ def test_a_policy_that_cannot_work_is_refused() -> None:
         BreakerPolicy(failure_rate=0)
 
 
-def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() -> None:
-    clock = Clock()
-    cb, changes = breaker(clock, consecutive=1, close_after=2)
+def opened(**policy: int) -> tuple[CircuitBreaker, list[tuple[str, str]]]:
+    """A breaker opened by one failure, on a clock that never moves (only health checks can close it)."""
+    cb, changes = breaker(Clock(), consecutive=1, **policy)
     with pytest.raises(ConnectionError):
         asyncio.run(cb.call(fail))
+    return cb, changes
+
+
+def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() -> None:
+    cb, changes = opened(close_after=2)
     assert cb.state is BreakerState.OPEN and cb.retry_after() == 1.0  # the made-up clock never moves
     healthy = {"now": False}
     checks: list[bool] = []
@@ -191,10 +196,7 @@ def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() ->
 
 
 def test_health_checks_get_more_time_along_the_timeout_phases() -> None:
-    clock = Clock()
-    cb, _ = breaker(clock, consecutive=1, close_after=1)
-    with pytest.raises(ConnectionError):
-        asyncio.run(cb.call(fail))
+    cb, _ = opened(close_after=1)
     started: list[int] = []
 
     async def slow_check() -> bool:  # the dependency is back but answers in 30 ms
