@@ -291,6 +291,9 @@ def bench_guardian(
 ) -> None:
     """The guardian's own cost per chat request (key, rate limit, schema, injection, PII, tools), step by step."""
     from alice.cli import guardbench
+    from alice.logs import configure_logging
+
+    configure_logging("alice-cli", fmt="console", level="ERROR")  # the shadow screen's warnings: not on stdout
 
     typer.echo(json.dumps(guardbench.bench_guardian(n, redis_url)))
 
@@ -369,7 +372,10 @@ def eval_guard(
     import os
 
     from alice.cli import guard_eval
+    from alice.logs import configure_logging
     from alice.settings import default_data_dir
+
+    configure_logging("alice-cli", fmt="console", level="INFO")  # training progress on stderr; stdout is the JSON
 
     cache_dir = Path(os.environ.get("GUARDIAN_MODEL_DIR") or default_data_dir() / "guardian")
     result = guard_eval.eval_guard(data, folds, threshold, cache_dir, embeddings)

@@ -143,10 +143,8 @@ def eval_guard(
     data: Path | None, folds: int, threshold: float | None, cache_dir: Path, embeddings: bool = True
 ) -> dict[str, Any]:
     """Screen the attack set and the Swedish benign files; see the module docstring."""
-    from alice.logs import configure_logging
     from guardian.injection import DATA_DIR, NGRAM_THRESHOLD, load_or_train, load_rows, rule_hit
 
-    configure_logging("alice-cli", fmt="console", level="INFO")  # training progress on stderr; stdout is the JSON
     path = data or DEFAULT_DATA
     texts, labels = load_rows([path]) if path.exists() else ([], np.zeros(0, dtype=np.int8))
     if not texts:

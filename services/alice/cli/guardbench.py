@@ -27,7 +27,6 @@ from typing import Any
 from alice.cli.mesh import free_port
 from alice.cli.scenarios import percentile
 from alice.errors import ServiceError
-from alice.logs import configure_logging
 
 SCENARIOS = Path("eval/scenarios_sv.jsonl")
 
@@ -159,7 +158,6 @@ def bench_guardian(n: int, redis_url: str | None) -> dict[str, Any]:
     """Time the chat pipeline ``n`` times (see the module docstring)."""
     if not SCENARIOS.exists():
         raise ServiceError(f"{SCENARIOS} not found: run from the repository root")
-    configure_logging("alice-cli", fmt="console", level="ERROR")  # the shadow screen's warnings: not on stdout
     with _redis_url(redis_url) as url:
         _say(f"{n} requests, rate limits on {url}")
         return asyncio.run(_run(n, url))
