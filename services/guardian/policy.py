@@ -43,7 +43,7 @@ AUTH_CHALLENGE = 'Bearer realm="alice"'
 AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
 ADMIN_ROLE = "admin"
 #: ``/api/monitoring/<name>``: a lower-case word, so nothing odd (``..``, spaces) is signed and forwarded.
-MONITORING_PATH = re.compile(r"/api/monitoring/[a-z][a-z0-9_-]{0,63}")
+MONITORING_PATH = re.compile(r"/api/(?:monitoring/[a-z][a-z0-9_-]{0,63}|orchestrator/load-balancer)")
 DRAFT_PATH = re.compile(r"/api/drafts/[A-Za-z0-9_-]{8,64}")
 
 

@@ -206,6 +206,12 @@ async def monitoring(request: Request, gateway: GatewayDep) -> Response:
     return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
 
 
+@router.get("/api/orchestrator/load-balancer", response_model=None)
+async def load_balancer(request: Request, gateway: GatewayDep) -> Response:
+    """Admins only: forward the orchestrator's φ load balancer view (weights, shares, breakers)."""
+    return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
+
+
 @router.get("/api/drafts/{draft_id}", response_model=None)
 async def drafts(request: Request, gateway: GatewayDep) -> Response:
     """Any key: forward a draft download (an .ics or .eml file a tool made for the caller's tenant)."""

@@ -17,12 +17,14 @@ from redis.asyncio import Redis
 
 from alice.breaker import Breakers, CircuitBreaker, SharedState, dependency_failure, in_background, start_probe
 from alice.fibonacci import config as fibonacci_config
+from alice.fibonacci import phi_weights
 from alice.httpclient import create_http_client, forward_request_id
 from alice.metrics import BreakerMetrics
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
 from orchestrator import api, cacheapi, opsapi
+from orchestrator.balancer import Backend, BalancedLlm
 from orchestrator.cache.answers import AnswerCache, CacheConfig, cache_breaker
 from orchestrator.cache.keys import KeyContext
 from orchestrator.cache.semantic import SemanticMatcher
@@ -32,7 +34,7 @@ from orchestrator.chat import ChatService, Generation
 from orchestrator.fallback_nlu import fallback_parse
 from orchestrator.gate import RedisNonceStore, SignatureGate, nonce_breaker
 from orchestrator.idempotency import IdempotencyStore
-from orchestrator.llm import OllamaLlm, llm_breaker
+from orchestrator.llm import Llm, OllamaLlm, llm_breaker
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
 from orchestrator.prompts import prompt_version
@@ -56,10 +58,52 @@ REDIS_TIMEOUT_S = 2.0
 _UNSIGNED_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
-def _ollama_client(settings: OrchestratorSettings) -> ollama.AsyncClient:
-    """The Ollama client; it forwards the request id too, so the modelserver's log lines carry it."""
+def _ollama_client(settings: OrchestratorSettings, host: str) -> ollama.AsyncClient:
+    """An Ollama client for ``host``; it forwards the request id too, so the modelserver's log lines carry it."""
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(LLM_CONNECT_TIMEOUT_S, settings.llm_timeout_s))
-    return ollama.AsyncClient(host=settings.ollama_host, timeout=timeout, event_hooks={"request": [forward_request_id]})
+    return ollama.AsyncClient(host=host, timeout=timeout, event_hooks={"request": [forward_request_id]})
+
+
+async def _llms(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> tuple[Llm, dict[str, Llm]]:
+    """The LLM for the main model and those for other route models: one Ollama-API server (``OLLAMA_HOST``), or
+    several (``ORCHESTRATOR_LLM_BACKENDS``) behind the φ load balancer; every server has its own breaker, closed
+    again by a health check (its model list) once the server answers."""
+    hosts = settings.llm_hosts()
+    servers: list[tuple[str, ollama.AsyncClient, CircuitBreaker]] = []
+    for i, host in enumerate(hosts):
+        client = _ollama_client(settings, host)
+        stack.push_async_callback(client.close)
+        breaker = _breaker(app, llm_breaker("llm" if len(hosts) == 1 else f"llm-{i + 1}"))
+        await start_probe(stack, breaker, client.list)
+        servers.append((host, client, breaker))
+    fib = fibonacci_config()
+    weights = phi_weights(len(hosts), fib) if fib.enable_phi_load_balancer else [1.0] * len(hosts)
+
+    def for_model(model: str) -> Llm:
+        adapters = [
+            OllamaLlm(
+                client,
+                model,
+                settings.llm_timeout_s,
+                settings.llm_retry_after_s,
+                settings.repeat_penalty,
+                breaker=breaker,
+            )
+            for _, client, breaker in servers
+        ]
+        if len(adapters) == 1:
+            return adapters[0]
+        backends = [Backend(host, a, w) for (host, _, _), a, w in zip(servers, adapters, weights, strict=True)]
+        return BalancedLlm(backends, model)
+
+    llm = for_model(settings.model)
+    route_llms = {
+        route: for_model(name)
+        for route, name in (("micro", settings.micro_model), ("deep", settings.deep_model))
+        if name and name != settings.model
+    }
+    app.state.balancers = [m for m in (llm, *route_llms.values()) if isinstance(m, BalancedLlm)]
+    return llm, route_llms
 
 
 def _redis(settings: OrchestratorSettings, stack: AsyncExitStack) -> Redis | None:
@@ -172,8 +216,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             transport=settings.http_transport,
         )
         stack.push_async_callback(nlu_client.aclose)
-        ollama_client = _ollama_client(settings)
-        stack.push_async_callback(ollama_client.close)
         redis = _redis(settings, stack)
         nonces = _nonce_store(app, redis)
         app.state.idempotency = IdempotencyStore(redis, settings.idempotency_ttl_s)
@@ -182,30 +224,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             include_embedding=settings.cache_enabled and settings.cache_semantic,
             breaker=_breaker(app, CircuitBreaker("nlu", what="The NLU service", counts=dependency_failure)),
         )
-        llm_server = _breaker(app, llm_breaker())  # one server behind every model
-        llm = OllamaLlm(
-            ollama_client,
-            settings.model,
-            settings.llm_timeout_s,
-            settings.llm_retry_after_s,
-            settings.repeat_penalty,
-            breaker=llm_server,
-        )
+        llm, route_llms = await _llms(app, settings, stack)
         generation = Generation(
             settings.num_predict_micro, settings.num_predict_deep, settings.temperature, settings.num_predict_planner
         )
-        route_llms = {
-            route: OllamaLlm(
-                ollama_client,
-                name,
-                settings.llm_timeout_s,
-                settings.llm_retry_after_s,
-                settings.repeat_penalty,
-                breaker=llm_server,
-            )
-            for route, name in (("micro", settings.micro_model), ("deep", settings.deep_model))
-            if name and name != settings.model
-        }
         app.state.gate = SignatureGate(
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
@@ -225,13 +247,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         # a dependency that is back closes its breaker within ~2 s, not after an open time and user traffic
         await start_probe(stack, nlu.breaker, nlu.ping)
-        await start_probe(stack, llm_server, llm.ping)
         if cache is not None:
             await start_probe(stack, cache.breaker, cache.store.redis.ping)
         if isinstance(nonces, RedisNonceStore) and redis is not None:
             await start_probe(stack, nonces.breaker, redis.ping)
         if settings.breaker_shared and redis is not None:  # replicas adopt each other's openings
-            for shared in (nlu.breaker, llm_server, app.state.breakers.get("weather")):
+            llm_breakers = [b for b in app.state.breakers.view() if str(b["name"]).startswith("llm")]
+            names = ["nlu", "weather", *(str(b["name"]) for b in llm_breakers)]
+            for shared in (app.state.breakers.get(name) for name in names):
                 if shared is not None:
                     in_background(stack, SharedState(redis, shared).run(), f"breaker-share-{shared.name}")
         add_readiness_check(app, "nlu", nlu.ping)

@@ -63,6 +63,10 @@ class Llm(Protocol):
         """The answer piece by piece (errors surface while iterating)."""
         ...
 
+    async def ping(self) -> bool:
+        """Readiness: the server answers."""
+        ...
+
 
 def llm_error(exc: BaseException, model: str, retry_after_s: float) -> ServiceError | None:
     """The kernel error for an exception from the Ollama client, or None when it is not one of its failures."""
@@ -83,9 +87,9 @@ def llm_error(exc: BaseException, model: str, retry_after_s: float) -> ServiceEr
     return None
 
 
-def llm_breaker() -> CircuitBreaker:
-    """The LLM server's breaker; its open answer is the Swedish "not available" message with Retry-After."""
-    return CircuitBreaker("llm", what="The LLM server", open_detail=DOWN_DETAIL, counts=dependency_failure)
+def llm_breaker(name: str = "llm") -> CircuitBreaker:
+    """An LLM server's breaker; its open answer is the Swedish "not available" message with Retry-After."""
+    return CircuitBreaker(name, what="The LLM server", open_detail=DOWN_DETAIL, counts=dependency_failure)
 
 
 def _count(value: Any) -> int:

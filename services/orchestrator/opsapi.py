@@ -4,6 +4,8 @@
   calls and failures in its window, trips, rejections, seconds until the next trial.
 - ``GET /api/monitoring/performance``: count, p50/p95/p99 and success rate per chat route (``cache`` for cached
   answers) and per other HTTP route, over the last 1, 5 and 15 minutes (``alice.slo``).
+- ``GET /api/orchestrator/load-balancer``: the LLM servers, their weights (φ, φ⁻¹, … or equal), the shares those
+  mean, the picks and shares observed on this replica, and each server's breaker.
 - ``GET /api/monitoring/slo``: the last ``window_s`` (default 300) held to the objectives: p95 144 / 377 ms
   (warning / critical) for routes that do not wait on the LLM, success rate ≥ 0.99, the cache hit rate target.
 """
@@ -60,3 +62,14 @@ async def slo(
         cache_hit_rate=settings.slo_cache_hit_rate,
     )
     return {"window_s": window_s, **slo_report(summary, targets, hit_rate)}
+
+
+@router.get("/api/orchestrator/load-balancer")
+async def load_balancer(request: Request, _admin: AdminDep, settings: SettingsDep) -> dict[str, Any]:
+    """The φ load balancer of this replica (one server: nothing to balance, shown as such)."""
+    balancers = getattr(request.app.state, "balancers", [])
+    return {
+        "enabled": fibonacci_config().enable_phi_load_balancer,
+        "servers": settings.llm_hosts(),
+        "balancers": [b.view() for b in balancers],
+    }

@@ -32,6 +32,11 @@ class OrchestratorSettings(SignedServiceSettings):
         default=True, description="While the NLU is down, answer unmistakable tool questions by rules (fallback_nlu)"
     )
     ollama_host: str = Field(default="http://127.0.0.1:11434", validation_alias=_alias("OLLAMA_HOST", "ollama_host"))
+    llm_backends: str = Field(
+        default="",
+        description="Several Ollama-API servers, primary first ('http://a:11434,http://b:11434'): the φ load "
+        "balancer spreads LLM calls over them (ENABLE_PHI_LOAD_BALANCER; off: round robin). Unset: OLLAMA_HOST",
+    )
     # A plain model name handed to the Ollama client; a real Ollama names its models differently.
     model: str = DEFAULT_MODEL
     llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
@@ -96,3 +101,7 @@ class OrchestratorSettings(SignedServiceSettings):
     # Open-Meteo's geocoding and forecast APIs (base URLs; point them at a mirror or a test server).
     weather_geocoding_url: str = "https://geocoding-api.open-meteo.com"
     weather_forecast_url: str = "https://api.open-meteo.com"
+
+    def llm_hosts(self) -> list[str]:
+        """The LLM servers: ``llm_backends`` when set, else ``ollama_host``."""
+        return [h.strip() for h in self.llm_backends.split(",") if h.strip()] or [self.ollama_host]

@@ -236,6 +236,21 @@ def chaos(
     typer.echo(json.dumps(run_chaos(model, concurrency, outage_s, baseline_s, logs), ensure_ascii=False))
 
 
+@bench_app.command("balancer")
+def bench_balancer(
+    model: Annotated[str, typer.Option(help="the model both modelservers serve in the failover part")] = (
+        "smollm2:135m"
+    ),
+) -> None:
+    """The φ load balancer: shares over 10k picks against the weights (and round robin), and failover with two
+    real modelservers when the primary dies and returns."""
+    from alice.cli.balancerbench import bench_balancer as run
+    from alice.logs import configure_logging
+
+    configure_logging("alice-cli", fmt="console", level="WARNING")  # failovers and breakers on stderr
+    typer.echo(json.dumps(run(model)))
+
+
 @bench_app.command("mesh")
 def bench_mesh(
     requests: Annotated[int, typer.Option(help="requests per target and concurrency")] = 400,
