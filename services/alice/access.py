@@ -77,7 +77,6 @@ class AccessMiddleware:
                 self.metrics.answered(name, status, elapsed)
                 if self.windows is not None:
                     self.windows.record(name, elapsed * 1000, status < 500)
-            if path not in _QUIET_PATHS:
                 log.info(
                     "request",
                     method=scope["method"],

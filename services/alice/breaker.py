@@ -30,16 +30,19 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
 from alice.errors import CircuitOpenError, ServiceError
 from alice.fibonacci import config, get_breaker_open_time
+
+if TYPE_CHECKING:
+    from alice.metrics import BreakerMetrics
 
 log = structlog.get_logger("alice.breaker")
 
@@ -124,6 +127,11 @@ class CircuitBreaker:
         if self._state is BreakerState.OPEN and self._clock() >= self._open_until:
             self._move(BreakerState.HALF_OPEN)
         return self._state
+
+    @property
+    def trips(self) -> int:
+        """Openings since the breaker last closed (they pick the open time)."""
+        return self._trips
 
     def retry_after(self) -> float:
         """Seconds until an open breaker lets a trial through (0 when not open)."""
@@ -249,7 +257,7 @@ class CircuitBreaker:
             "window_calls": len(self._outcomes),
             "window_failures": failures,
             "consecutive_failures": self._consecutive,
-            "trips": self._trips,
+            "trips": self.trips,
             "opened_total": self.opened_total,
             "rejected_total": self.rejected,
             "retry_after_s": round(self.retry_after(), 3),
@@ -321,25 +329,30 @@ class CircuitBreaker:
 
 
 class Breakers:
-    """The breakers of one service, by name, for the monitoring endpoint."""
+    """The breakers of one service, by name, for the monitoring endpoint; with ``metrics``, each one added is
+    shown (closed) at once and its transitions are counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: BreakerMetrics | None = None) -> None:
         self._all: dict[str, CircuitBreaker] = {}
+        self._metrics = metrics
 
     def add(self, breaker: CircuitBreaker) -> CircuitBreaker:
         if breaker.name in self._all:
             raise ValueError(f"breaker {breaker.name!r} exists")
+        if self._metrics is not None:
+            self._metrics.watch(breaker.name)
+            breaker.on_change = self._metrics.changed
         self._all[breaker.name] = breaker
         return breaker
 
-    def get(self, name: str) -> CircuitBreaker | None:
-        return self._all.get(name)
+    def __iter__(self) -> Iterator[CircuitBreaker]:
+        return iter(list(self._all.values()))
 
     def view(self) -> list[dict[str, Any]]:
         return [b.view() for b in self._all.values()]
 
 
-async def start_probe(
+def start_probe(
     stack: AsyncExitStack, breaker: CircuitBreaker, check: Callable[[], Awaitable[object]]
 ) -> asyncio.Task[None]:
     """:meth:`CircuitBreaker.probe_while_open` as a task that ``stack`` cancels on shutdown."""
@@ -378,8 +391,7 @@ class SharedState:
             self._published = b.opened_total
             remaining_ms = int(b.retry_after() * 1000)
             if remaining_ms > 0:
-                value = f"{b.view()['trips']}"
-                await self.redis.set(self.key, value, px=remaining_ms)
+                await self.redis.set(self.key, str(b.trips), px=remaining_ms)
             return
         if b.state is BreakerState.CLOSED:
             raw, ttl_ms = await self.redis.get(self.key), await self.redis.pttl(self.key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from alice.breaker import STATE_VALUES, BreakerState
 from alice.fibonacci import LATENCY_BUCKETS_MS, fibonacci_progression
 
 # Base unit is seconds (promtool's lint rule); the bucket bounds are Fibonacci milliseconds.
@@ -92,8 +93,6 @@ class BreakerMetrics:
 
     def changed(self, name: str, _old: object, new: object) -> None:
         """The ``on_change`` hook of a breaker."""
-        from alice.breaker import STATE_VALUES, BreakerState
-
         state = BreakerState(str(new))
         self.state.labels(name).set(STATE_VALUES[state])
         self.transitions.labels(name, state.value).inc()

@@ -66,3 +66,10 @@ def default_data_dir() -> Path:
     import os
 
     return Path(os.environ.get("ALICE_HOME", str(Path.home() / ".alice")))
+
+
+def model_dir(variable: str, name: str) -> Path:
+    """A trained model's folder: the environment ``variable`` when set, else ``$ALICE_HOME/<name>``."""
+    import os
+
+    return Path(os.environ.get(variable) or default_data_dir() / name)

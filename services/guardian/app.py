@@ -85,15 +85,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # a level is held at least hold_s: retrying sooner is pointless
             shed = (ShedLoad(load, max(settings.retry_after_s, settings.brownout_hold_s)),)
         injection = await _injection(settings, metrics)
-        breaker_metrics = BreakerMetrics(app.state.registry)
-        breaker_metrics.watch("redis")
         # one breaker for the guardian's Redis (rate limits, audit stream): shown on GET /guardian/state
-        redis_breaker = CircuitBreaker("redis", what="Redis", on_change=breaker_metrics.changed)
-        app.state.breakers = Breakers()
-        app.state.breakers.add(redis_breaker)
+        app.state.breakers = Breakers(BreakerMetrics(app.state.registry))
+        redis_breaker = app.state.breakers.add(CircuitBreaker("redis", what="Redis"))
         limits = _rate_limits(settings, metrics, redis, redis_breaker)
         if redis is not None:
-            await start_probe(stack, redis_breaker, redis.ping)
+            start_probe(stack, redis_breaker, redis.ping)
         secret = settings.internal_secret.get_secret_value().encode()
         upstream = Upstream(client, secret, metrics, settings.retry_after_s)
         refused = metrics.auth_failure

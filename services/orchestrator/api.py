@@ -13,19 +13,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from alice import __version__
 from alice.errors import DependencyDownError, NotFoundError, ServiceError
+from alice.idempotency import HEADER, checked_key
 from alice.problem import problem_body
 from alice.signing import Claims
 from orchestrator import sse
 from orchestrator.chat import Caller, Event
 from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, IdempotencyDep, SettingsDep
-from orchestrator.idempotency import (
-    HEADER,
-    REPLAYED_HEADER,
-    IdempotencyStore,
-    StoredAnswer,
-    checked_key,
-    fingerprint,
-)
+from orchestrator.idempotency import REPLAYED_HEADER, IdempotencyStore, StoredAnswer, fingerprint
 from orchestrator.schemas import ChatRequest, ChatResponse, StatusResponse
 from orchestrator.tools.drafts import DraftStoreError
 

@@ -73,8 +73,8 @@ async def _llms(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitSt
     for i, host in enumerate(hosts):
         client = _ollama_client(settings, host)
         stack.push_async_callback(client.close)
-        breaker = _breaker(app, llm_breaker("llm" if len(hosts) == 1 else f"llm-{i + 1}"))
-        await start_probe(stack, breaker, client.list)
+        breaker = app.state.breakers.add(llm_breaker("llm" if len(hosts) == 1 else f"llm-{i + 1}"))
+        start_probe(stack, breaker, client.list)
         servers.append((host, client, breaker))
     fib = fibonacci_config()
     weights = phi_weights(len(hosts), fib) if fib.enable_phi_load_balancer else [1.0] * len(hosts)
@@ -128,7 +128,7 @@ def _nonce_store(app: FastAPI, redis: Redis | None) -> NonceStore:
     # Optional: without Redis the nonce store degrades to per process (see RedisNonceStore) and requests are
     # still answered, so a Redis outage leaves the orchestrator ready but "degraded".
     add_readiness_check(app, "redis", redis.ping, required=False)
-    return RedisNonceStore(redis, breaker=_breaker(app, nonce_breaker()))
+    return RedisNonceStore(redis, breaker=app.state.breakers.add(nonce_breaker()))
 
 
 async def _answer_cache(
@@ -165,7 +165,7 @@ async def _answer_cache(
     )
     matcher = SemanticMatcher(threshold=settings.cache_threshold)
     store = CacheStore(redis, settings.cache_max_entries)
-    return AnswerCache(store, config, context, matcher, breaker=_breaker(app, cache_breaker()))
+    return AnswerCache(store, config, context, matcher, breaker=app.state.breakers.add(cache_breaker()))
 
 
 def _tool_runner(
@@ -183,7 +183,7 @@ def _tool_runner(
             weather_client,
             geocoding_url=settings.weather_geocoding_url,
             forecast_url=settings.weather_forecast_url,
-            breaker=_breaker(app, CircuitBreaker("weather", what="The weather service")),
+            breaker=app.state.breakers.add(CircuitBreaker("weather", what="The weather service")),
         ),
     ]
     app.state.drafts = None
@@ -194,20 +194,11 @@ def _tool_runner(
     return ToolRunner(ToolRegistry(tools), ToolMetrics(app.state.registry))
 
 
-def _breaker(app: FastAPI, breaker: CircuitBreaker) -> CircuitBreaker:
-    """``breaker`` registered for ``/api/monitoring/circuit-breakers`` and its metrics."""
-    metrics: BreakerMetrics = app.state.breaker_metrics
-    metrics.watch(breaker.name)
-    breaker.on_change = metrics.changed
-    breakers: Breakers = app.state.breakers
-    return breakers.add(breaker)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the clients, wire the domain objects, close everything on shutdown."""
     settings: OrchestratorSettings = app.state.settings
-    app.state.breakers = Breakers()
+    app.state.breakers = Breakers(app.state.breaker_metrics)
     async with AsyncExitStack() as stack:
         nlu_client = create_http_client(
             settings.nlu_url,
@@ -222,7 +213,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nlu = HttpNlu(
             nlu_client,
             include_embedding=settings.cache_enabled and settings.cache_semantic,
-            breaker=_breaker(app, CircuitBreaker("nlu", what="The NLU service", counts=dependency_failure)),
+            breaker=app.state.breakers.add(CircuitBreaker("nlu", what="The NLU service", counts=dependency_failure)),
         )
         llm, route_llms = await _llms(app, settings, stack)
         generation = Generation(
@@ -246,16 +237,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             nlu_fallback=fallback_parse if settings.nlu_fallback else None,
         )
         # a dependency that is back closes its breaker within ~2 s, not after an open time and user traffic
-        await start_probe(stack, nlu.breaker, nlu.ping)
+        start_probe(stack, nlu.breaker, nlu.ping)
         if cache is not None:
-            await start_probe(stack, cache.breaker, cache.store.redis.ping)
+            start_probe(stack, cache.breaker, cache.store.redis.ping)
         if isinstance(nonces, RedisNonceStore) and redis is not None:
-            await start_probe(stack, nonces.breaker, redis.ping)
+            start_probe(stack, nonces.breaker, redis.ping)
         if settings.breaker_shared and redis is not None:  # replicas adopt each other's openings
-            llm_breakers = [b for b in app.state.breakers.view() if str(b["name"]).startswith("llm")]
-            names = ["nlu", "weather", *(str(b["name"]) for b in llm_breakers)]
-            for shared in (app.state.breakers.get(name) for name in names):
-                if shared is not None:
+            for shared in app.state.breakers:
+                if shared.name in ("nlu", "weather") or shared.name.startswith("llm"):  # not Redis's own
                     in_background(stack, SharedState(redis, shared).run(), f"breaker-share-{shared.name}")
         add_readiness_check(app, "nlu", nlu.ping)
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.

@@ -14,10 +14,11 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from alice.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from alice.breaker import BreakerState, CircuitBreaker
 from alice.errors import CircuitOpenError, SignatureError
 from alice.fibonacci import get_breaker_open_time
 from alice.signing import Claims, MemoryNonceStore, NonceStore, verify_request
+from orchestrator.redisbreaker import redis_breaker
 
 NONCE_PREFIX = "alice:nonce:"
 
@@ -96,15 +97,8 @@ class RedisNonceStore:
 def nonce_breaker(
     clock: Callable[[], float] = time.monotonic, backoff: Callable[[int], float] = get_breaker_open_time
 ) -> CircuitBreaker:
-    """The replay store's Redis breaker: open on the first failure, one trial at a time, closed by one success."""
-    return CircuitBreaker(
-        "redis-nonces",
-        BreakerPolicy(window=1, min_calls=1, consecutive=1, half_open_calls=1, close_after=1),
-        what="The replay store's Redis",
-        counts=lambda exc: isinstance(exc, RedisError | OSError),
-        clock=clock,
-        open_time=backoff,
-    )
+    """The replay store's Redis breaker (``orchestrator.redisbreaker``)."""
+    return redis_breaker("redis-nonces", "The replay store's Redis", clock, backoff)
 
 
 class SignatureGate:

@@ -25,9 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from alice.errors import IdempotencyInProgressError, IdempotencyKeyReusedError
-from alice.idempotency import HEADER, checked_key
-
-__all__ = ["HEADER", "REPLAYED_HEADER", "IdempotencyStore", "StoredAnswer", "checked_key", "fingerprint"]
+from alice.idempotency import HEADER
 
 log = structlog.get_logger("orchestrator.idempotency")
 

@@ -10,7 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from alice.errors import IdempotencyInProgressError, IdempotencyKeyReusedError, ValidationFailedError
-from orchestrator.idempotency import IdempotencyStore, StoredAnswer, checked_key, fingerprint
+from alice.idempotency import checked_key
+from orchestrator.idempotency import IdempotencyStore, StoredAnswer, fingerprint
 from procs import Proc, free_port, start_redis
 
 BODY = fingerprint(b'{"message":"hej"}')

@@ -166,6 +166,15 @@ def opened(**policy: int) -> tuple[CircuitBreaker, list[tuple[str, str]]]:
     return cb, changes
 
 
+async def until_closed(cb: CircuitBreaker, probing: asyncio.Task[None], limit_s: float = 2.0) -> None:
+    """Wait (at most ``limit_s``) for the health checks to close ``cb``, then stop them."""
+    for _ in range(int(limit_s / 0.01)):
+        await asyncio.sleep(0.01)
+        if cb.state is BreakerState.CLOSED:
+            break
+    probing.cancel()
+
+
 def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() -> None:
     cb, changes = opened(close_after=2)
     assert cb.state is BreakerState.OPEN and cb.retry_after() == 1.0  # the made-up clock never moves
@@ -183,11 +192,7 @@ def test_a_passing_health_check_closes_an_open_breaker_without_user_traffic() ->
         await asyncio.sleep(0.05)
         assert cb.state is BreakerState.OPEN  # failed checks change nothing
         healthy["now"] = True
-        for _ in range(100):
-            await asyncio.sleep(0.01)
-            if cb.state is BreakerState.CLOSED:
-                break
-        task.cancel()
+        await until_closed(cb, task, limit_s=1.0)
 
     asyncio.run(watch())
     assert cb.state is BreakerState.CLOSED
@@ -206,11 +211,7 @@ def test_health_checks_get_more_time_along_the_timeout_phases() -> None:
 
     async def watch() -> None:
         task = asyncio.create_task(cb.probe_while_open(slow_check, interval_s=0.005, timeouts_s=(0.01, 0.01, 0.1)))
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if cb.state is BreakerState.CLOSED:
-                break
-        task.cancel()
+        await until_closed(cb, task)
 
     asyncio.run(watch())
     assert cb.state is BreakerState.CLOSED

@@ -384,15 +384,13 @@ def eval_guard(
 ) -> None:
     """Injection screening: TPR/FPR on the attack set, false positives on Swedish benign traffic, latency; the
     first look alone (hashed n-grams) is measured beside it as the baseline."""
-    import os
-
     from alice.cli import guard_eval
     from alice.logs import configure_logging
-    from alice.settings import default_data_dir
+    from alice.settings import model_dir
 
     configure_logging("alice-cli", fmt="console", level="INFO")  # training progress on stderr; stdout is the JSON
 
-    cache_dir = Path(os.environ.get("GUARDIAN_MODEL_DIR") or default_data_dir() / "guardian")
+    cache_dir = model_dir("GUARDIAN_MODEL_DIR", "guardian")
     result = guard_eval.eval_guard(data, folds, threshold, cache_dir, embeddings)
     typer.echo(json.dumps(result, ensure_ascii=False))
 

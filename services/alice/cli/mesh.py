@@ -24,7 +24,7 @@ import httpx
 
 from alice.errors import ConfigError
 from alice.models import models_dir
-from alice.settings import default_data_dir
+from alice.settings import model_dir as trained_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -124,8 +124,8 @@ class MeshPlan:
             redis_port=free_port(),
             use_caddy=use_caddy,
             # share the caller's trained NLU and injection models (each versioned by a hash of data + config)
-            nlu_model_dir=Path(os.environ.get("NLU_MODEL_DIR") or default_data_dir() / "nlu"),
-            guardian_model_dir=Path(os.environ.get("GUARDIAN_MODEL_DIR") or default_data_dir() / "guardian"),
+            nlu_model_dir=trained_model_dir("NLU_MODEL_DIR", "nlu"),
+            guardian_model_dir=trained_model_dir("GUARDIAN_MODEL_DIR", "guardian"),
         )
 
     @property

@@ -30,7 +30,7 @@ import numpy as np
 import structlog
 from redis.exceptions import RedisError
 
-from alice.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from alice.breaker import BreakerState, CircuitBreaker
 from alice.errors import CircuitOpenError
 from orchestrator.cache.calibration import packaged_projection
 from orchestrator.cache.keys import KeyContext, exact_key
@@ -38,6 +38,7 @@ from orchestrator.cache.semantic import Question, SemanticMatcher, scope_key
 from orchestrator.cache.spiral import SpiralIndex
 from orchestrator.cache.store import CacheStore, Entry, new_entry_id
 from orchestrator.cache.tiers import IntentRule, TierPolicy, TierState, rule_for
+from orchestrator.redisbreaker import redis_breaker
 
 log = structlog.get_logger("orchestrator.cache")
 
@@ -80,14 +81,8 @@ class CachedAnswer:
 
 
 def cache_breaker(clock: Callable[[], float] = time.monotonic) -> CircuitBreaker:
-    """The cache's Redis breaker: open on the first failure, closed again by the first good call after."""
-    return CircuitBreaker(
-        "redis-cache",
-        BreakerPolicy(window=1, min_calls=1, consecutive=1, close_after=1),
-        what="The cache's Redis",
-        counts=lambda exc: isinstance(exc, RedisError | OSError),
-        clock=clock,
-    )
+    """The cache's Redis breaker (``orchestrator.redisbreaker``)."""
+    return redis_breaker("redis-cache", "The cache's Redis", clock)
 
 
 @dataclass
