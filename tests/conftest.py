@@ -124,8 +124,8 @@ def guardian_injection_model() -> None:
 
 @pytest.fixture(scope="session")
 def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
-    """The whole mesh with the real test model."""
-    yield from _start_mesh(tmp_path_factory.mktemp("alice-home"))
+    """The whole mesh with the real test model (and the warming telemetry on, so forgetting is tested on it)."""
+    yield from _start_mesh(tmp_path_factory.mktemp("alice-home"), {"ORCHESTRATOR_TELEMETRY_ENABLED": "true"})
 
 
 @pytest.fixture(scope="module")

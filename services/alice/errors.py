@@ -5,6 +5,7 @@
     AliceError                      base of everything Alice raises on purpose
     ├── ConfigError                 bad settings; start-up stops with the message
     ├── ModelError                  model files: unknown name, failed download, checksum mismatch
+    ├── ScalingError                a scaling backend (Kubernetes, Docker) unreachable or refusing a change
     └── ServiceError                maps to an RFC 9457 problem+json response (status, code, title)
         ├── BadRequestError         400 bad_request
         ├── UnauthenticatedError    401 unauthenticated
@@ -40,6 +41,10 @@ class ConfigError(AliceError):
 
 class ModelError(AliceError):
     """A model file could not be found, fetched or verified."""
+
+
+class ScalingError(AliceError):
+    """A scaling backend could not be reached, or could not carry out a change (``alice scale``)."""
 
 
 class ServiceError(AliceError):

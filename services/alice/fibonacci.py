@@ -14,7 +14,7 @@ import math
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from alice.errors import ConfigError
@@ -99,6 +99,12 @@ class FibonacciConfig(BaseSettings):
     fib_scaler_cooldown_up_s: float = Field(default=180, gt=0)
     fib_scaler_cooldown_down_s: float = Field(default=480, gt=0)
     fib_scaler_cooldown_emergency_s: float = Field(default=60, gt=0)
+    # The utilisation the Fibonacci scaler aims at: up above φ × it, down below φ⁻¹ × it, emergency at φ² × it.
+    fib_scaler_target_utilisation: float = Field(default=PHI_INVERSE**2, gt=0, le=1)
+    fib_scaler_window_s: float = Field(default=60, ge=10, le=900)
+    fib_scaler_min_samples: int = Field(default=21, ge=1, le=100_000)
+    fib_scaler_min_replicas: int = Field(default=1, ge=1, le=17711)
+    fib_scaler_max_replicas: int = Field(default=89, ge=1, le=17711)
     enable_phi_load_balancer: bool = False
     phi_primary_weight: float = Field(default=GOLDEN_RATIO, gt=0)
     phi_secondary_weight: float = Field(default=PHI_INVERSE, gt=0)
@@ -140,13 +146,20 @@ class FibonacciConfig(BaseSettings):
             raise ValueError("numbers must not decrease")
         return value
 
+    @model_validator(mode="after")
+    def _scaler_bounds(self) -> FibonacciConfig:
+        if self.fib_scaler_min_replicas > self.fib_scaler_max_replicas:
+            raise ValueError("FIB_SCALER_MIN_REPLICAS must not exceed FIB_SCALER_MAX_REPLICAS")
+        return self
+
 
 def load_fibonacci_config(**overrides: Any) -> FibonacciConfig:
     """Load and validate the configuration; raise :class:`ConfigError` naming the bad variable."""
     try:
         return FibonacciConfig(**overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors())
+        named = ((".".join(str(p) for p in err["loc"]).upper(), err["msg"]) for err in exc.errors())
+        problems = "; ".join(f"{name}: {msg}" if name else msg for name, msg in named)
         raise ConfigError(f"invalid Fibonacci configuration: {problems}") from None
 
 

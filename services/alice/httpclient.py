@@ -6,6 +6,7 @@ measures what each hop costs so the choice stays a measured one (DESIGN §2).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
@@ -36,24 +37,30 @@ def create_http_client(
     max_connections: int = 100,
     headers: dict[str, str] | None = None,
     transport: Literal["httpx", "aiohttp"] = "httpx",
+    wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport] | None = None,
 ) -> httpx.AsyncClient:
     """A long-lived async client for one downstream service (create in the lifespan, close there).
 
     ``transport="aiohttp"`` keeps httpx's API (timeouts, hooks, streaming) over an aiohttp connection pool
     (``httpx-aiohttp``), which costs far less per request on this kind of machine: ``alice bench mesh``
-    measures both in one run.
+    measures both in one run. ``wrap_transport`` wraps the transport (the scaler's meter times calls there).
     """
     # Expire idle connections before uvicorn's 5 s keep-alive closes them, so a request never races a close.
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=4.0
     )
+    chosen: httpx.AsyncBaseTransport | None = (
+        AiohttpTransport(limits=limits, trust_env=False) if transport == "aiohttp" else None
+    )
+    if wrap_transport is not None:
+        chosen = wrap_transport(chosen or httpx.AsyncHTTPTransport(limits=limits))
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         limits=limits,
         headers=headers,
         event_hooks={"request": [forward_request_id]},
-        transport=AiohttpTransport(limits=limits, trust_env=False) if transport == "aiohttp" else None,
+        transport=chosen,
     )
 
 

@@ -52,6 +52,18 @@ class LatencyWindows:
         while samples and samples[0][0] < now - self.horizon_s:
             samples.popleft()
 
+    def durations(self, window_s: float, include: Callable[[str], bool] | None = None) -> list[float]:
+        """Sorted durations (ms) of the requests in the last ``window_s`` under the names ``include`` accepts."""
+        since = self._clock() - window_s
+        out = [
+            ms
+            for name, samples in self._samples.items()
+            if include is None or include(name)
+            for at, ms, _ok in samples
+            if at >= since
+        ]
+        return sorted(out)
+
     def summary(self, window_s: float) -> dict[str, dict[str, Any]]:
         """Per name: ``count``, ``p50_ms``, ``p95_ms``, ``p99_ms``, ``success_rate`` over the last ``window_s``."""
         since = self._clock() - window_s

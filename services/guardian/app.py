@@ -29,6 +29,7 @@ from guardian.policy import (
     drafts_pipeline,
     feedback_pipeline,
     load_tool_policy,
+    memory_pipeline,
     monitoring_pipeline,
     parse_pii_kinds,
     parse_pii_modes,
@@ -119,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             cache_invalidate=admin_write_pipeline(keys, refused),
             cache_flush=admin_write_pipeline(keys, refused, allow_empty_body=True),
             drafts=drafts_pipeline(keys, refused),
+            memory=memory_pipeline(keys, refused),
             auditor=_auditor(settings, metrics, redis, redis_breaker),
         )
         add_readiness_check(app, "orchestrator", upstream.health)

@@ -25,4 +25,5 @@ class Gateway:
     cache_invalidate: Pipeline
     cache_flush: Pipeline
     drafts: Pipeline
+    memory: Pipeline
     auditor: Auditor

@@ -42,9 +42,14 @@ log = structlog.get_logger("guardian.policy")
 AUTH_CHALLENGE = 'Bearer realm="alice"'
 AUTH_CHALLENGE_INVALID = 'Bearer realm="alice", error="invalid_token"'
 ADMIN_ROLE = "admin"
-#: ``/api/monitoring/<name>``: a lower-case word, so nothing odd (``..``, spaces) is signed and forwarded.
-MONITORING_PATH = re.compile(r"/api/(?:monitoring/[a-z][a-z0-9_-]{0,63}|orchestrator/load-balancer)")
+#: ``/api/monitoring/<name>``: a lower-case word, so nothing odd (``..``, spaces) is signed and forwarded; and the
+#: other admin views (the load balancer, the scaler's recommendations).
+MONITORING_PATH = re.compile(
+    r"/api/(?:monitoring/[a-z][a-z0-9_-]{0,63}|orchestrator/load-balancer|scaling/recommendations)"
+)
 DRAFT_PATH = re.compile(r"/api/drafts/[A-Za-z0-9_-]{8,64}")
+#: ``/api/memory`` and one session of it: plain session ids only.
+MEMORY_PATH = re.compile(r"/api/memory(?:/sessions/[A-Za-z0-9._:-]{1,128})?")
 
 
 @dataclass
@@ -412,6 +417,12 @@ def monitoring_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pi
 def drafts_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
     """``GET /api/drafts/<id>``: any authenticated caller (the orchestrator serves only the tenant's own)."""
     return Pipeline(admission=(Authenticate(store, on_reject), MatchPath(DRAFT_PATH)))
+
+
+def memory_pipeline(store: KeyStore, on_reject: Callable[[str], None]) -> Pipeline:
+    """``GET`` / ``DELETE /api/memory[/sessions/<id>]``: any authenticated caller (the orchestrator serves and
+    deletes only the caller's own)."""
+    return Pipeline(admission=(Authenticate(store, on_reject), MatchPath(MEMORY_PATH)))
 
 
 def admin_write_pipeline(

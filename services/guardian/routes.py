@@ -212,10 +212,25 @@ async def load_balancer(request: Request, gateway: GatewayDep) -> Response:
     return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
 
 
+@router.get("/api/scaling/recommendations", response_model=None)
+async def scaling_recommendations(request: Request, gateway: GatewayDep) -> Response:
+    """Admins only: forward the Fibonacci scaler's replica recommendations (``?window_s=`` passes through)."""
+    return await _guard_and_forward(request, gateway, gateway.monitoring, body_limit=None)
+
+
 @router.get("/api/drafts/{draft_id}", response_model=None)
 async def drafts(request: Request, gateway: GatewayDep) -> Response:
     """Any key: forward a draft download (an .ics or .eml file a tool made for the caller's tenant)."""
     return await _guard_and_forward(request, gateway, gateway.drafts, body_limit=None)
+
+
+@router.get("/api/memory", response_model=None)
+@router.delete("/api/memory", response_model=None)
+@router.get("/api/memory/sessions/{session_id}", response_model=None)
+@router.delete("/api/memory/sessions/{session_id}", response_model=None)
+async def memory(request: Request, gateway: GatewayDep) -> Response:
+    """Any key: forward a look at, or the deletion of, the caller's own conversation memory."""
+    return await _guard_and_forward(request, gateway, gateway.memory, body_limit=None)
 
 
 @router.post("/api/cache/invalidate", response_model=None)

@@ -17,11 +17,12 @@ from alice.idempotency import HEADER, checked_key
 from alice.problem import problem_body
 from alice.signing import Claims
 from orchestrator import sse
-from orchestrator.chat import Caller, Event
+from orchestrator.chat import FORGET_INTENT, Caller, Event
 from orchestrator.deps import ChatRequestDep, ChatServiceDep, ClaimsDep, IdempotencyDep, SettingsDep
-from orchestrator.idempotency import REPLAYED_HEADER, IdempotencyStore, StoredAnswer, fingerprint
+from orchestrator.idempotency import REPLAYED_HEADER, IdempotencyStore, StoredAnswer, fingerprint, owner
 from orchestrator.schemas import ChatRequest, ChatResponse, StatusResponse
 from orchestrator.tools.drafts import DraftStoreError
+from orchestrator.warming.telemetry import TelemetryRecorder
 
 log = structlog.get_logger("orchestrator.api")
 
@@ -72,7 +73,8 @@ async def chat(
     if raw_key is None:
         return await _answer(request, claims, body, service)
     key, body_print = checked_key(raw_key), fingerprint(await request.body())
-    stored = await idempotency.begin(claims.tenant, key, body_print)
+    scope = owner(claims.tenant, claims.key_id)
+    stored = await idempotency.begin(scope, key, body_print)
     if stored is not None:
         log.info("idempotent_replay", status=stored.status)
         headers = {**stored.headers, REPLAYED_HEADER: "true"}
@@ -80,22 +82,21 @@ async def chat(
     try:
         response = await _answer(request, claims, body, service)
     except BaseException:
-        await idempotency.release(claims.tenant, key)
+        await idempotency.release(scope, key)
         raise
     kept = {k: v for k, v in response.headers.items() if k.lower().startswith("x-") and k.lower() != "x-request-id"}
     if isinstance(response, StreamingResponse):
-        response.body_iterator = _kept_stream(
-            response.body_iterator, idempotency, (claims.tenant, key, body_print), kept
-        )
+        response.body_iterator = _kept_stream(response.body_iterator, idempotency, (scope, key, body_print), kept)
         return response
     answer = StoredAnswer(response.status_code, response.media_type or "application/json", bytes(response.body), kept)
-    await idempotency.finish(claims.tenant, key, body_print, answer)
+    await idempotency.finish(scope, key, body_print, answer)
     return response
 
 
 async def _answer(request: Request, claims: Claims, body: ChatRequest, service: ChatServiceDep) -> Response:
     if body.stream:
         opened = await service.open_stream(body, _caller(claims))
+        await _record(request, claims, body, opened.meta["route"], opened.meta["intent"], opened.meta.get("cache"))
         headers: dict[str, Any] = {
             **sse.HEADERS,
             **_route_headers(opened.meta["route"], opened.meta["intent"], opened.meta.get("cache")),
@@ -105,7 +106,21 @@ async def _answer(request: Request, claims: Claims, body: ChatRequest, service: 
         )
     answer = await service.answer(body, _caller(claims))
     body_json = answer.model_dump(mode="json")
+    await _record(request, claims, body, answer.route, answer.intent, body_json["cache"])
     return JSONResponse(body_json, headers=_route_headers(answer.route, answer.intent, body_json["cache"]))
+
+
+async def _record(
+    request: Request, claims: Claims, body: ChatRequest, route: str, intent: str | None, cache: dict[str, Any] | None
+) -> None:
+    """Telemetry for predictive warming (``orchestrator.warming.telemetry``) when it is on; never fails a request.
+    Without a session id the API key stands in for the session."""
+    recorder: TelemetryRecorder | None = getattr(request.app.state, "telemetry", None)
+    if recorder is not None and intent != FORGET_INTENT:  # a forget leaves no new trace
+        # a session id is the client's: two keys may use the same one
+        session = f"{claims.key_id}\x00{body.session_id}" if body.session_id else f"key:{claims.key_id}"
+        hit = bool(cache and cache.get("hit"))
+        await recorder.record(claims.tenant, session, intent, route, hit, body.message, user=claims.key_id)
 
 
 async def _kept_stream(
@@ -113,7 +128,7 @@ async def _kept_stream(
 ) -> AsyncIterator[bytes]:
     """The event stream as it goes out; at its end it is stored for the key (or the key freed, after an error
     event or when the stream did not finish)."""
-    tenant, key, body_print = scope
+    owner_prefix, key, body_print = scope
     sent: list[bytes] = []
     finished = False
     try:
@@ -125,9 +140,9 @@ async def _kept_stream(
     finally:
         if finished:
             answer = StoredAnswer(200, sse.MEDIA_TYPE, b"".join(sent), {**sse.HEADERS, **headers})
-            await store.finish(tenant, key, body_print, answer)
+            await store.finish(owner_prefix, key, body_print, answer)
         else:
-            await store.release(tenant, key)
+            await store.release(owner_prefix, key)
 
 
 @router.get("/api/drafts/{draft_id}", tags=["tools"], response_class=Response)

@@ -23,7 +23,7 @@ from alice.metrics import BreakerMetrics
 from alice.service import add_readiness_check, create_service_app
 from alice.settings import load_settings
 from alice.signing import MemoryNonceStore, NonceStore
-from orchestrator import api, cacheapi, opsapi
+from orchestrator import api, cacheapi, memoryapi, opsapi, scalingapi
 from orchestrator.balancer import Backend, BalancedLlm
 from orchestrator.cache.answers import AnswerCache, CacheConfig, cache_breaker
 from orchestrator.cache.keys import KeyContext
@@ -31,14 +31,18 @@ from orchestrator.cache.semantic import SemanticMatcher
 from orchestrator.cache.store import CacheStore
 from orchestrator.cache.tiers import TierPolicy, parse_intent_rules
 from orchestrator.chat import ChatService, Generation
+from orchestrator.conversation import ConversationStore
 from orchestrator.fallback_nlu import fallback_parse
+from orchestrator.forget import Forgetter
 from orchestrator.gate import RedisNonceStore, SignatureGate, nonce_breaker
 from orchestrator.idempotency import IdempotencyStore
 from orchestrator.llm import Llm, OllamaLlm, llm_breaker
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.nlu import HttpNlu
 from orchestrator.prompts import prompt_version
+from orchestrator.recall import Recaller
 from orchestrator.routewindow import RouteWindow
+from orchestrator.scaling.advisor import ScalingMeters, scaling_advisor
 from orchestrator.settings import OrchestratorSettings
 from orchestrator.toolflow import ToolMetrics, ToolRunner
 from orchestrator.tools.base import Tool
@@ -49,6 +53,7 @@ from orchestrator.tools.memory import memory_tools
 from orchestrator.tools.registry import ToolRegistry
 from orchestrator.tools.timers import timer_tools
 from orchestrator.tools.weather import WeatherTool, create_weather_client
+from orchestrator.warming.wiring import start_warming
 
 log = structlog.get_logger("orchestrator.app")
 
@@ -58,10 +63,13 @@ REDIS_TIMEOUT_S = 2.0
 _UNSIGNED_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
-def _ollama_client(settings: OrchestratorSettings, host: str) -> ollama.AsyncClient:
+def _ollama_client(
+    settings: OrchestratorSettings, host: str, transport: httpx.AsyncBaseTransport | None = None
+) -> ollama.AsyncClient:
     """An Ollama client for ``host``; it forwards the request id too, so the modelserver's log lines carry it."""
     timeout = httpx.Timeout(settings.llm_timeout_s, connect=min(LLM_CONNECT_TIMEOUT_S, settings.llm_timeout_s))
-    return ollama.AsyncClient(host=host, timeout=timeout, event_hooks={"request": [forward_request_id]})
+    hooks = {"request": [forward_request_id]}
+    return ollama.AsyncClient(host=host, timeout=timeout, event_hooks=hooks, transport=transport)
 
 
 async def _llms(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitStack) -> tuple[Llm, dict[str, Llm]]:
@@ -71,7 +79,7 @@ async def _llms(app: FastAPI, settings: OrchestratorSettings, stack: AsyncExitSt
     hosts = settings.llm_hosts()
     servers: list[tuple[str, ollama.AsyncClient, CircuitBreaker]] = []
     for i, host in enumerate(hosts):
-        client = _ollama_client(settings, host)
+        client = _ollama_client(settings, host, app.state.scaling_meters.llm_transport())  # timed for the scaler
         stack.push_async_callback(client.close)
         breaker = app.state.breakers.add(llm_breaker("llm" if len(hosts) == 1 else f"llm-{i + 1}"))
         start_probe(stack, breaker, client.list)
@@ -187,11 +195,36 @@ def _tool_runner(
         ),
     ]
     app.state.drafts = None
+    app.state.memory_bank = None
     if redis is not None:
         drafts = RedisDraftStore(redis)
         app.state.drafts = drafts
-        tools += [CalendarDraftTool(drafts), EmailDraftTool(drafts), *timer_tools(redis), *memory_tools(redis)]
+        remember, recall = memory_tools(redis)
+        app.state.memory_bank = recall.bank
+        tools += [CalendarDraftTool(drafts), EmailDraftTool(drafts), *timer_tools(redis), remember, recall]
     return ToolRunner(ToolRegistry(tools), ToolMetrics(app.state.registry))
+
+
+def _memory(
+    app: FastAPI, settings: OrchestratorSettings, redis: Redis | None, metrics: ChatMetrics
+) -> tuple[Recaller | None, Forgetter | None]:
+    """The conversation memory tiers and the forgetter (None without Redis or with ORCHESTRATOR_MEMORY_ENABLED off).
+    Call after :func:`_tool_runner` (the long-term tier is the memory tools' bank)."""
+    bank = app.state.memory_bank
+    if redis is None or bank is None or not settings.memory_enabled:
+        app.state.forgetter = None
+        return None, None
+    conversations = ConversationStore(redis, settings.session_ttl_s)
+    recaller = Recaller(
+        conversations,
+        bank,
+        window=settings.working_memory_turns,
+        steps=tuple(fibonacci_config().fib_rag_topk_steps),
+    )
+    app.state.forgetter = Forgetter(
+        redis, conversations, bank, on_forget=lambda scope: metrics.forgets.labels(scope).inc()
+    )
+    return recaller, app.state.forgetter
 
 
 @asynccontextmanager
@@ -199,12 +232,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Open the clients, wire the domain objects, close everything on shutdown."""
     settings: OrchestratorSettings = app.state.settings
     app.state.breakers = Breakers(app.state.breaker_metrics)
+    meters = app.state.scaling_meters = ScalingMeters()
     async with AsyncExitStack() as stack:
         nlu_client = create_http_client(
             settings.nlu_url,
             timeout_s=settings.nlu_timeout_s,
             connect_timeout_s=settings.nlu_timeout_s,
             transport=settings.http_transport,
+            wrap_transport=meters.nlu_transport,
         )
         stack.push_async_callback(nlu_client.aclose)
         redis = _redis(settings, stack)
@@ -223,19 +258,27 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.internal_secret.get_secret_value().encode(), nonces, settings.signature_max_skew_s
         )
         cache = await _answer_cache(app, settings, nlu, stack)
+        tools = _tool_runner(app, settings, redis, stack)
+        chat_metrics = ChatMetrics(app.state.registry)
+        recaller, forgetter = _memory(app, settings, redis, chat_metrics)
         app.state.chat = ChatService(
             nlu,
             llm,
-            ChatMetrics(app.state.registry),
+            chat_metrics,
             generation,
             cache=cache,
             cache_metrics=CacheMetrics(app.state.registry),
-            tools=_tool_runner(app, settings, redis, stack),
+            tools=tools,
             window=RouteWindow(redis, settings.route_window, settings.micro_max_share),
             planner_calls=tuple(fibonacci_config().fib_router_max_tool_calls),
             route_llms=route_llms,
             nlu_fallback=fallback_parse if settings.nlu_fallback else None,
+            recaller=recaller,
+            forgetter=forgetter,
         )
+        app.state.telemetry = start_warming(settings, app.state.chat, app.state.registry, app.state.breakers, stack)
+        if forgetter is not None and app.state.telemetry is not None:  # forgetting a user reaches their telemetry
+            forgetter.extra = (*forgetter.extra, ("telemetry", app.state.telemetry.forget))
         # a dependency that is back closes its breaker within ~2 s, not after an open time and user traffic
         start_probe(stack, nlu.breaker, nlu.ping)
         if cache is not None:
@@ -247,6 +290,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 if shared.name in ("nlu", "weather") or shared.name.startswith("llm"):  # not Redis's own
                     in_background(stack, SharedState(redis, shared).run(), f"breaker-share-{shared.name}")
         add_readiness_check(app, "nlu", nlu.ping)
+        app.state.scaling = scaling_advisor(meters, app.state.latency_windows, settings)
+        in_background(stack, meters.cpu.run(), "scaling-cpu")
         # LLM down degrades (tool routes keep working, LLM routes answer 503) instead of making us unready.
         add_readiness_check(app, "llm", llm.ping, required=False)
         log.info(
@@ -271,5 +316,7 @@ def create_app(settings: OrchestratorSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(cacheapi.router)
     app.include_router(opsapi.router)
+    app.include_router(scalingapi.router)
+    app.include_router(memoryapi.router)
     app.state.breaker_metrics = BreakerMetrics(app.state.registry)
     return app

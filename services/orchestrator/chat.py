@@ -14,20 +14,24 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 
 from alice.errors import DependencyDownError, ServiceError, UpstreamError, UpstreamTimeoutError
 from alice.requestid import current_request_id
 from orchestrator.cache.answers import AnswerCache, CachedAnswer
 from orchestrator.cache.semantic import Question
+from orchestrator.conversation import Turn
+from orchestrator.forget import ForgetRequest, Forgetter, parse_forget
 from orchestrator.llm import Llm, LlmChunk, Message
 from orchestrator.metrics import CacheMetrics, ChatMetrics
 from orchestrator.micro import MICRO_SCHEMA, parse_answer, repair_messages
 from orchestrator.nlu import Nlu, NluResult
 from orchestrator.planner import Planner, PlannerRun
 from orchestrator.prompts import MICRO_JSON_SUFFIX, system_prompt
+from orchestrator.recall import Recall, Recaller
 from orchestrator.router import AVAILABLE, BROWNOUT, WITH_PLANNER, Route, RouteDecision, choose_route
 from orchestrator.routewindow import RouteWindow
-from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, ToolCall
+from orchestrator.schemas import CacheInfo, ChatRequest, ChatResponse, MemoryInfo, ToolCall
 from orchestrator.toolflow import ToolRunner, tool_context
 from orchestrator.tools.base import ToolResult
 from orchestrator.tools.registry import allowed
@@ -87,6 +91,10 @@ class Plan:
     forced: bool = False
     #: Answered under the guardian's brownout (a cheaper route than wanted): never cached.
     degraded: bool = False
+    #: The conversation (``session_id``) the message belongs to.
+    session: str | None = None
+    #: What the memory tiers gave the planner or deep route: an answer written with it is never cached.
+    recall: Recall = Recall()
 
     @property
     def intent(self) -> str | None:
@@ -106,7 +114,8 @@ class Plan:
         """The chat messages for the LLM: the route's Swedish system prompt (asking for JSON when
         ``structured``) and the user's message."""
         prompt = system_prompt(self.decision.route) + (MICRO_JSON_SUFFIX if structured else "")
-        return [{"role": "system", "content": prompt}, {"role": "user", "content": self.message}]
+        messages: list[Message] = [{"role": "system", "content": prompt}, {"role": "user", "content": self.message}]
+        return self.recall.apply(messages) if not self.recall.empty else messages
 
 
 @dataclass
@@ -134,7 +143,13 @@ class ChatService:
         planner_calls: tuple[int, ...] | None = None,
         route_llms: Mapping[str, Llm] | None = None,
         nlu_fallback: Callable[[str], NluResult | None] | None = None,
+        recaller: Recaller | None = None,
+        forgetter: Forgetter | None = None,
     ) -> None:
+        #: The memory tiers (working, session, long-term); None: every message stands alone.
+        self.recaller = recaller
+        #: "glöm det" / "glöm allt"; None: no forgetting by chat (no Redis).
+        self.forgetter = forgetter
         self._nlu = nlu
         #: A reading of the message while the NLU fails (``orchestrator.fallback_nlu``); None: the LLM answers.
         self._nlu_fallback = nlu_fallback
@@ -211,6 +226,7 @@ class ChatService:
             cache_key=key,
             forced=request.force_route is not None,
             degraded=brownout,
+            session=request.session_id,
         )
         structlog.contextvars.bind_contextvars(
             route=decision.route,
@@ -232,6 +248,7 @@ class ChatService:
             model=self._llm_for(plan.decision.route).model,
             latency_ms=round((self._clock() - plan.started) * 1000, 2),
             request_id=current_request_id(),
+            memory=_memory_info(plan.recall),
         )
 
     def _failed(self, plan: Plan, exc: ServiceError) -> None:
@@ -316,6 +333,8 @@ class ChatService:
         """Offer a fresh answer to the cache and link the request to it (for feedback)."""
         if self.cache is None or plan.cache_key is None or not response.response or plan.degraded:
             return
+        if not plan.recall.empty:  # written with the conversation or the user's memories: not for anyone else
+            return
         answer = response.model_dump(
             mode="json", include={"response", "route", "route_reason", "intent", "confidence", "model"}
         )
@@ -387,7 +406,12 @@ class ChatService:
             ctx = tool_context(caller.tenant, caller.user, text, entities, nlu.embedding, current_request_id())
             return (await runner.run(tool, ctx, caller.tools)).result
 
+        plan = await self._with_recall(plan, caller)
+        context = "\n\n".join(b for b in (plan.recall.facts_block(), plan.recall.history_block()) if b)
+
         async def ask(messages: list[Message], schema: dict[str, Any]) -> str:
+            if context and messages and messages[0]["role"] == "system":
+                messages = [{"role": "system", "content": f"{messages[0]['content']}\n\n{context}"}, *messages[1:]]
             return await self._call(plan, messages, schema)
 
         planner = Planner(self._understand, run_tool, ask, self._planner_calls)
@@ -413,6 +437,7 @@ class ChatService:
             model=self.model if run.llm_steps else None,
             latency_ms=round((self._clock() - plan.started) * 1000, 2),
             request_id=current_request_id(),
+            memory=_memory_info(plan.recall),
         )
         self._metrics.chat("planner", plan.intent, "ok")
         await self._decided(plan.decision)
@@ -420,10 +445,81 @@ class ChatService:
             await self._store(plan, response)
         return response
 
+    # -- memory ---------------------------------------------------------------------------------------------
+    async def _with_recall(self, plan: Plan, caller: Caller) -> Plan:
+        """The plan with what the memory tiers hold for it (the planner and deep routes only)."""
+        if self.recaller is None or not plan.recall.empty:
+            return plan
+        embedding = plan.nlu.embedding if plan.nlu is not None else None
+        recall = await self.recaller.recall(caller.tenant, caller.user, plan.session, embedding)
+        for tier, used in (("working", recall.turns), ("long_term", recall.facts), ("none", recall.empty)):
+            if used:
+                self._metrics.memory.labels(tier).inc()
+        if not recall.empty:
+            structlog.contextvars.bind_contextvars(memory_turns=len(recall.turns), memory_facts=len(recall.facts))
+        return replace(plan, recall=recall)
+
+    async def _remember(self, request: ChatRequest, caller: Caller, response: ChatResponse) -> None:
+        """Add the exchange to its session, with the ids of the memories it stored."""
+        if self.recaller is None or not request.session_id:
+            return
+        stored = [
+            str(m["id"])
+            for call in response.tools
+            if call.name == "memory.store" and isinstance(call.result, dict)
+            for m in call.result.get("stored", ())
+            if isinstance(m, dict) and "id" in m
+        ]
+        turn = Turn(request.message, response.response, time.time(), response.route, response.request_id, tuple(stored))
+        await self.recaller.remember(caller.tenant, caller.user, request.session_id, turn)
+
+    async def _forget(self, request: ChatRequest, caller: Caller) -> ChatResponse | None:
+        """The answer to "glöm det" / "glöm att …" / "glöm allt"; None for any other message."""
+        wanted = parse_forget(request.message) if self.forgetter is not None else None
+        if wanted is None or self.forgetter is None:
+            return None
+        started = self._clock()
+        try:
+            counts = await self._forgotten(wanted, caller, request.session_id)
+        except (RedisError, OSError):
+            raise DependencyDownError(
+                "The memory store (Redis) is unavailable; nothing was forgotten.", retry_after=5
+            ) from None
+        structlog.contextvars.bind_contextvars(route="tool", intent=FORGET_INTENT, cache="skip", forget=wanted.scope)
+        self._metrics.chat("tool", FORGET_INTENT, "ok")
+        return ChatResponse(
+            response=_forget_answer(wanted, counts),
+            route="tool",
+            route_reason=f"forget_{wanted.scope}",
+            intent=FORGET_INTENT,
+            confidence=1.0,
+            tools=[ToolCall(name=FORGET_INTENT, args={"scope": wanted.scope}, result={"ok": True, **counts})],
+            model=None,
+            latency_ms=round((self._clock() - started) * 1000, 2),
+            request_id=current_request_id(),
+        )
+
+    async def _forgotten(self, wanted: ForgetRequest, caller: Caller, session: str | None) -> dict[str, Any]:
+        assert self.forgetter is not None  # noqa: S101 - checked by the caller
+        if wanted.scope == "all":
+            return dict(await self.forgetter.forget_user(caller.tenant, caller.user))
+        if wanted.scope == "about":
+            return await self.forgetter.forget_about(caller.tenant, caller.user, wanted.what)
+        return dict(await self.forgetter.forget_last(caller.tenant, caller.user, session))
+
     # -- answers --------------------------------------------------------------------------------------------
     async def answer(self, request: ChatRequest, caller: Caller | None = None) -> ChatResponse:
-        """The whole answer to ``request``; LLM failures leave as typed kernel errors."""
+        """The whole answer to ``request``; LLM failures leave as typed kernel errors. A forget request is
+        answered before anything else; every other answer is added to its session."""
         caller = caller or Caller()
+        forgotten = await self._forget(request, caller)
+        if forgotten is not None:
+            return forgotten
+        response = await self._answer(request, caller)
+        await self._remember(request, caller, response)
+        return response
+
+    async def _answer(self, request: ChatRequest, caller: Caller) -> ChatResponse:
         tenant = caller.tenant
         started = self._clock()
         key, cached = await self._cached(request, tenant, started)
@@ -445,6 +541,7 @@ class ChatService:
         if plan.decision.route == "micro":
             plan, text = await self._micro(plan)
         if text is None:
+            plan = await self._with_recall(plan, caller)
             text = await self._generate(plan)
         self._metrics.chat(plan.decision.route, plan.intent, "ok")
         response = self._response(plan, text)
@@ -503,8 +600,24 @@ class ChatService:
         }
 
     async def open_stream(self, request: ChatRequest, caller: Caller | None = None) -> ChatStream:
-        """Start streaming; errors before the first token raise here (so they can be a plain problem)."""
+        """Start streaming; errors before the first token raise here (so they can be a plain problem). A finished
+        stream's answer is added to its session before its ``done`` event goes out."""
         caller = caller or Caller()
+        forgotten = await self._forget(request, caller)
+        if forgotten is not None:
+            return _cached_stream(forgotten)
+        opened = await self._open_stream(request, caller)
+        return ChatStream(meta=opened.meta, events=self._recorded(opened.events, request, caller))
+
+    async def _recorded(
+        self, events: AsyncIterator[Event], request: ChatRequest, caller: Caller
+    ) -> AsyncIterator[Event]:
+        async for name, data in events:
+            if name == "done":
+                await self._remember(request, caller, ChatResponse.model_validate(data))
+            yield name, data
+
+    async def _open_stream(self, request: ChatRequest, caller: Caller) -> ChatStream:
         started = self._clock()
         key, cached = await self._cached(request, caller.tenant, started)
         if cached is not None:
@@ -521,6 +634,8 @@ class ChatService:
             plan, planned = await self._planned(plan, caller)
             if planned is not None:
                 return _cached_stream(planned)
+        if plan.decision.route == "deep":
+            plan = await self._with_recall(plan, caller)
         route = plan.decision.route
         gen = self._generation
         t0 = self._clock()
@@ -566,6 +681,26 @@ class ChatService:
         await self._decided(plan.decision)
         await self._store(plan, response)
         yield "done", response.model_dump(mode="json")
+
+
+FORGET_INTENT = "memory.forget"
+
+
+def _forget_answer(wanted: ForgetRequest, counts: Mapping[str, Any]) -> str:
+    """The Swedish answer to a forget request."""
+    if wanted.scope == "all":
+        return "Okej, jag har glömt allt om dig: våra samtal, det du bett mig komma ihåg, dina timrar och utkast."
+    if wanted.scope == "about":
+        texts = [f"”{t}”" for t in counts.get("texts", ())]
+        return f"Okej, jag har glömt {', '.join(texts)}." if texts else "Jag hittade inget sparat om det."
+    if counts.get("turns") or counts.get("memories"):
+        return "Okej, jag har glömt det."
+    return "Det finns inget att glömma just nu."
+
+
+def _memory_info(recall: Recall) -> MemoryInfo | None:
+    """What the response shows of the recalled context (None when there was none)."""
+    return None if recall.empty else MemoryInfo.model_validate(recall.info())
 
 
 def _tool_payload(result: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """``Idempotency-Key`` on ``POST /api/chat``: a retried request gets the stored answer instead of running again.
 
-- The key is scoped to the tenant and kept 24 h (``ORCHESTRATOR_IDEMPOTENCY_TTL_S``) in Redis
-  (``alice:idem:<tenant>:<sha256 of the key>``), with a fingerprint (SHA-256) of the request body.
+- The key is scoped to the caller (tenant and API key) and kept 24 h (``ORCHESTRATOR_IDEMPOTENCY_TTL_S``) in
+  Redis (``alice:idem:<tenant>:<user>:<sha256 of the key>``), with a fingerprint (SHA-256) of the request body.
 - The first request with a key marks it *pending* (``SET NX``), runs, and stores its answer: status, the route
   headers and the body (a streamed answer as its whole event stream). An answer that failed (an error status,
   an ``error`` event, a dropped stream) is not stored: the key is freed, so a retry runs again.
@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import quote
 
 import structlog
 from redis.asyncio import Redis
@@ -55,6 +56,12 @@ class StoredAnswer:
         )
 
 
+def owner(tenant: str, user: str) -> str:
+    """The prefix of one caller's keys, ``alice:idem:<tenant>:<user>:`` (parts percent-encoded): a key is scoped
+    to the caller, and forgetting a user removes their stored answers."""
+    return f"{PREFIX}{quote(tenant, safe='')}:{quote(user, safe='')}:"
+
+
 def fingerprint(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -68,15 +75,15 @@ class IdempotencyStore:
         self.pending_ttl_s = pending_ttl_s
 
     @staticmethod
-    def _name(tenant: str, key: str) -> str:
-        return PREFIX + tenant + ":" + hashlib.sha256(key.encode()).hexdigest()[:32]
+    def _name(owner: str, key: str) -> str:
+        return owner + hashlib.sha256(key.encode()).hexdigest()[:32]
 
-    async def begin(self, tenant: str, key: str, body_fingerprint: str) -> StoredAnswer | None:
+    async def begin(self, owner: str, key: str, body_fingerprint: str) -> StoredAnswer | None:
         """The stored answer to replay, or None: this request runs (it holds the key until :meth:`finish` or
         :meth:`release`). Raises 409 while another holder runs, 422 for a different body."""
         if self._redis is None:
             return None
-        name = self._name(tenant, key)
+        name = self._name(owner, key)
         pending = json.dumps({"state": "pending", "fingerprint": body_fingerprint})
         try:
             if await self._redis.set(name, pending, nx=True, ex=self.pending_ttl_s):
@@ -103,20 +110,20 @@ class IdempotencyStore:
             headers={str(k): str(v) for k, v in dict(stored.get("headers") or {}).items()},
         )
 
-    async def finish(self, tenant: str, key: str, body_fingerprint: str, answer: StoredAnswer) -> None:
+    async def finish(self, owner: str, key: str, body_fingerprint: str, answer: StoredAnswer) -> None:
         """Keep ``answer`` for the key's lifetime."""
         if self._redis is None:
             return
         try:
-            await self._redis.set(self._name(tenant, key), answer.dump(body_fingerprint), ex=self.ttl_s)
+            await self._redis.set(self._name(owner, key), answer.dump(body_fingerprint), ex=self.ttl_s)
         except (RedisError, OSError) as exc:
             log.warning("idempotency_not_stored", error_type=type(exc).__name__)
 
-    async def release(self, tenant: str, key: str) -> None:
+    async def release(self, owner: str, key: str) -> None:
         """Free the key after a failed answer, so a retry runs again."""
         if self._redis is None:
             return
         try:
-            await self._redis.delete(self._name(tenant, key))
+            await self._redis.delete(self._name(owner, key))
         except (RedisError, OSError) as exc:
             log.warning("idempotency_not_released", error_type=type(exc).__name__)

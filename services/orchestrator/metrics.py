@@ -49,6 +49,19 @@ class ChatMetrics:
             ["action"],
             registry=registry,
         )
+        self.memory = Counter(
+            "alice_memory_context_total",
+            "Planner and deep answers given recalled context, by tier: working (the session's last turns) and "
+            "long_term (the user's memories); none when neither had anything.",
+            ["tier"],
+            registry=registry,
+        )
+        self.forgets = Counter(
+            "alice_memory_forget_total",
+            "Forget requests, by scope (last, about, all, session).",
+            ["scope"],
+            registry=registry,
+        )
         self.nlu_failures = Counter(
             "alice_nlu_failures_total",
             "NLU calls that failed (the chat went on without an intent), by error code.",

@@ -95,6 +95,21 @@ class CacheChangeResponse(BaseModel):
     removed: int
 
 
+class RecalledFact(BaseModel):
+    """A long-term memory the answer was given: the caller's own."""
+
+    id: str
+    text: str
+    score: float
+
+
+class MemoryInfo(BaseModel):
+    """The context the planner or deep route got: recent turns of the session and the caller's memories."""
+
+    turns: int = 0
+    facts: list[RecalledFact] = Field(default_factory=list)
+
+
 class ChatResponse(BaseModel):
     """The answer to ``POST /api/chat`` (also the data of the stream's ``done`` event)."""
 
@@ -109,6 +124,8 @@ class ChatResponse(BaseModel):
     model: str | None
     latency_ms: float
     request_id: str | None
+    #: The recalled context (planner and deep routes); None when the message stood alone.
+    memory: MemoryInfo | None = None
 
 
 class StatusResponse(BaseModel):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from alice.models import DEFAULT_MODEL
 from alice.settings import SignedServiceSettings
+from orchestrator.scaling.targets import parse_service_map
 from orchestrator.schemas import DEFAULT_MAX_MESSAGE_CHARS
+from orchestrator.warming.settings import WarmingSettings
 
 
 def _alias(shared: str, field: str) -> AliasChoices:
@@ -15,8 +19,12 @@ def _alias(shared: str, field: str) -> AliasChoices:
     return AliasChoices(f"ORCHESTRATOR_{field.upper()}", shared, field)
 
 
-class OrchestratorSettings(SignedServiceSettings):
-    """Where the NLU, the LLM and Redis are, and how the orchestrator talks to them."""
+WORKING_MEMORY_SIZES = (0, 1, 2, 3, 5, 8, 13)
+
+
+class OrchestratorSettings(SignedServiceSettings, WarmingSettings):
+    """Where the NLU, the LLM and Redis are, and how the orchestrator talks to them (telemetry and predictive
+    warming: :class:`orchestrator.warming.settings.WarmingSettings`)."""
 
     model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", extra="ignore", case_sensitive=False)
 
@@ -53,6 +61,19 @@ class OrchestratorSettings(SignedServiceSettings):
     )
     idempotency_ttl_s: int = Field(
         default=86_400, ge=60, le=7 * 86_400, description="How long an Idempotency-Key's answer is kept (Redis)"
+    )
+    memory_enabled: bool = Field(
+        default=True,
+        description="Conversation memory (needs Redis): sessions by session_id, the working-memory window and the "
+        "user's long-term memories for the planner and deep routes; 'glöm det' / 'glöm allt'",
+    )
+    working_memory_turns: int = Field(
+        default=5,
+        description="Working memory: the last N turns of the session the planner and deep routes see (a Fibonacci "
+        "number: 0, 1, 2, 3, 5, 8, 13)",
+    )
+    session_ttl_s: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="Session memory: kept this long after its last turn"
     )
     temperature: float = Field(default=0.3, ge=0, le=2)
     num_predict_micro: int = Field(default=128, ge=1, le=8192)
@@ -102,6 +123,46 @@ class OrchestratorSettings(SignedServiceSettings):
     weather_geocoding_url: str = "https://geocoding-api.open-meteo.com"
     weather_forecast_url: str = "https://api.open-meteo.com"
 
+    # -- the Fibonacci scaler (docs/FIBONACCI.md; its thresholds and cooldowns are FIB_SCALER_*) --
+    scaler_replicas: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict,
+        description="Replicas running now per service ('orchestrator=2,nlu=3'); unset: 1, and for modelserver the "
+        "number of LLM servers",
+    )
+    scaler_slots: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=lambda: {"nlu": 1.0, "modelserver": 1.0},
+        description="Requests one replica of a downstream works on at once when fully used",
+    )
+    scaler_capacity_rps: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="Requests per second one replica serves when fully used, where known ('orchestrator=400')",
+    )
+    scaler_p95_targets_ms: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict,
+        description="p95 objective per service; unset: FIB_ALERT_P95_WARNING_MS for the orchestrator (routes not "
+        "waiting on the LLM) and the NLU, none for the LLM servers",
+    )
+    scaler_cpu_cores: float = Field(
+        default=1.0, gt=0, le=1024, description="CPU cores one orchestrator replica can use (one event loop: 1)"
+    )
+
     def llm_hosts(self) -> list[str]:
         """The LLM servers: ``llm_backends`` when set, else ``ollama_host``."""
         return [h.strip() for h in self.llm_backends.split(",") if h.strip()] or [self.ollama_host]
+
+    @field_validator("working_memory_turns")
+    @classmethod
+    def _fibonacci_window(cls, value: int) -> int:
+        if value not in WORKING_MEMORY_SIZES:
+            raise ValueError(f"must be one of {', '.join(map(str, WORKING_MEMORY_SIZES))} (a Fibonacci window)")
+        return value
+
+    @field_validator("scaler_replicas", mode="before")
+    @classmethod
+    def _service_ints(cls, value: Any) -> Any:
+        return parse_service_map(value, int)
+
+    @field_validator("scaler_slots", "scaler_capacity_rps", "scaler_p95_targets_ms", mode="before")
+    @classmethod
+    def _service_floats(cls, value: Any) -> Any:
+        return parse_service_map(value, float)

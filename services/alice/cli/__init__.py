@@ -35,6 +35,8 @@ cache_app = typer.Typer(help="The answer cache's shipped calibration.", no_args_
 app.add_typer(cache_app, name="cache")
 audit_app = typer.Typer(help="The guardian's audit trail (the Redis stream alice:audit).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+predict_app = typer.Typer(help="Predictive cache warming: train its next-intent model.", no_args_is_help=True)
+app.add_typer(predict_app, name="predict")
 
 
 def _err(msg: str) -> None:
@@ -236,6 +238,54 @@ def chaos(
     typer.echo(json.dumps(run_chaos(model, concurrency, outage_s, baseline_s, logs), ensure_ascii=False))
 
 
+@bench_app.command("warmup")
+def bench_warmup(
+    train_days: Annotated[int, typer.Option(min=2, max=90, help="simulated days of telemetry to train on")] = 21,
+    replay_days: Annotated[int, typer.Option(min=1, max=30, help="simulated days replayed with and without")] = 7,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic workload")] = 7,
+    interval_s: Annotated[float | None, typer.Option(min=1, help="warming interval; default the setting's")] = None,
+    max_warmups: Annotated[int | None, typer.Option(min=0, help="warm-ups per run; default the setting's")] = None,
+) -> None:
+    """Predictive warming on a replayed synthetic workload: hit rate with and without, share of warm-ups never
+    used, and the next-intent model against the plain baseline."""
+    import dataclasses
+
+    from alice.cli.warmupbench import bench_warmup as run
+    from alice.cli.warmupload import WorkloadConfig
+    from alice.logs import configure_logging
+    from orchestrator.warming.settings import WarmingSettings
+
+    configure_logging("alice-cli", fmt="console", level="WARNING")  # stdout is for the JSON line
+    warming = WarmingSettings().warming_config()
+    if interval_s is not None:
+        warming = dataclasses.replace(warming, interval_s=interval_s)
+    if max_warmups is not None:
+        warming = dataclasses.replace(warming, limits=dataclasses.replace(warming.limits, warmups=max_warmups))
+    workload = WorkloadConfig(train_days=train_days, replay_days=replay_days, seed=seed)
+    typer.echo(json.dumps(run(workload, warming, _err), ensure_ascii=False))
+
+
+@predict_app.command("train")
+def predict_train(
+    data: Annotated[list[Path] | None, typer.Option(help="telemetry events as JSONL instead of Redis")] = None,
+    redis_url: Annotated[
+        str | None, typer.Option(envvar="REDIS_URL", help="default: the local Redis of alice up")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="model folder; default ORCHESTRATOR_WARMING_MODEL_DIR or $ALICE_HOME/warming")
+    ] = None,
+    test_share: Annotated[float, typer.Option(help="share of the latest sessions held out for the check")] = 0.2,
+    seed: Annotated[int, typer.Option(help="the forest's random state")] = 13,
+) -> None:
+    """Train the next-intent random forest on request telemetry; held-out top-1/top-3 accuracy against the plain
+    baseline (the most frequent next intent after the previous one); one JSON line."""
+    from alice.cli.predictcmd import predict_train as run
+    from alice.logs import configure_logging
+
+    configure_logging("alice-cli", fmt="console", level="WARNING")
+    typer.echo(json.dumps(run(redis_url, data, out, test_share, seed, _err), ensure_ascii=False))
+
+
 @bench_app.command("balancer")
 def bench_balancer(
     model: Annotated[str, typer.Option(help="the model both modelservers serve in the failover part")] = (
@@ -249,6 +299,67 @@ def bench_balancer(
 
     configure_logging("alice-cli", fmt="console", level="WARNING")  # failovers and breakers on stderr
     typer.echo(json.dumps(run(model)))
+
+
+@bench_app.command("scaler")
+def bench_scaler(
+    minutes: Annotated[int, typer.Option(min=60, max=7 * 24 * 60, help="simulated minutes per trace")] = 24 * 60,
+    capacity: Annotated[float, typer.Option(min=1, help="req/s one replica serves (M/M/1)")] = 100.0,
+    startup_min: Annotated[int, typer.Option(min=0, max=60, help="minutes before a new replica serves")] = 1,
+    noise: Annotated[float, typer.Option(min=0, max=1, help="σ of the log-normal noise on each minute's rate")] = 0.1,
+    seed: Annotated[int, typer.Option(help="seed of the traces' noise and arrivals")] = 7,
+) -> None:
+    """The Fibonacci scaler against a plain proportional scaler on steady, daily and spike traces: replica-minutes
+    and SLO-violation minutes, and their ratios; one JSON line."""
+    from alice.cli.scalerbench import bench_scaler as run
+
+    typer.echo(json.dumps(run(minutes, capacity, startup_min, noise, seed)))
+
+
+@app.command()
+def scale(
+    backend: Annotated[str, typer.Option(help="kubernetes (Deployment scale) or docker (compose service)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run/--apply", help="print the API requests / send them")] = True,
+    source: Annotated[
+        Path | None, typer.Option("--from", help="recommendations JSON (the endpoint's answer) instead of a mesh")
+    ] = None,
+    url: Annotated[str, typer.Option(envvar="ALICE_URL")] = "http://127.0.0.1:18000",
+    key: Annotated[str | None, typer.Option(envvar="ALICE_API_KEY", help="admin key; default the dev key")] = None,
+    window_s: Annotated[
+        float | None, typer.Option(min=10, max=900, help="measuring window; default FIB_SCALER_WINDOW_S")
+    ] = None,
+    service: Annotated[list[str] | None, typer.Option(help="only these services (repeatable)")] = None,
+    min_confidence: Annotated[float, typer.Option(min=0, max=1, help="skip less confident changes")] = 0.0,
+    name: Annotated[
+        list[str] | None, typer.Option(help="service=deployment or compose service (default alice-<s> / <s>)")
+    ] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace")] = "alice",
+    project: Annotated[str, typer.Option(help="compose project (the com.docker.compose.project label)")] = "alice",
+    inspect: Annotated[
+        Path | None, typer.Option(help="docker inspect output of the replicas, for a dry run without a daemon")
+    ] = None,
+    show_secrets: Annotated[bool, typer.Option(help="print secret-looking environment values too")] = False,
+) -> None:
+    """Carry out the Fibonacci scaler's recommendations (GET /api/scaling/recommendations) on Kubernetes or
+    Docker; a dry run (the default) prints each API request it would send, one JSON line each."""
+    from alice.cli import scalecmd
+
+    if source is None and key is None:
+        key = _saved_dev_key()
+    recommendations = scalecmd.read_recommendations(source, url, key, window_s)
+    todo = scalecmd.changes(recommendations, service or [], min_confidence)
+    lines = scalecmd.run_scale(
+        backend,
+        todo,
+        dry_run=dry_run,
+        names=scalecmd.parse_names(name or []),
+        namespace=namespace,
+        project=project,
+        inspect=inspect,
+        redact=not show_secrets,
+    )
+    for line in lines:
+        typer.echo(json.dumps(line, ensure_ascii=False))
 
 
 @bench_app.command("mesh")
@@ -406,6 +517,16 @@ def eval_pii(
     from alice.cli import pii_eval
 
     typer.echo(json.dumps(pii_eval.eval_pii(data, region), ensure_ascii=False))
+
+
+@eval_app.command("memory")
+def eval_memory(
+    data: Annotated[Path | None, typer.Option(help="fact and question rows; default eval/memory_sv.jsonl")] = None,
+) -> None:
+    """Long-term memory retrieval: the Fibonacci widening (top-k 1 → 2 → 3 → 5) against fixed top-k; one JSON line."""
+    from alice.cli import memoryeval
+
+    typer.echo(json.dumps(memoryeval.eval_memory(data), ensure_ascii=False))
 
 
 @eval_app.command("scenarios")

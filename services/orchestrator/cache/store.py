@@ -142,6 +142,16 @@ class CacheStore:
         except (KeyError, ValueError, UnicodeDecodeError):
             return None
 
+    async def hits(self, entry_ids: Sequence[str]) -> list[int | None]:
+        """The hit count of each entry (None where it expired or was removed), in one round trip."""
+        if not entry_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.hget(_k("e", entry_id), "hits")
+            raw = await pipe.execute()
+        return [int(value) if value is not None else None for value in raw]
+
     async def entry_for_key(self, exact_key: str) -> Entry | None:
         """The entry stored (or aliased) under an exact key."""
         entry_id = await self.redis.get(_k("x", exact_key))

@@ -287,6 +287,18 @@ class MemoryBank:
             out.append((memory, np.frombuffer(emb, dtype=np.float32) if emb else None))
         return out
 
+    async def remove(self, tenant: str, user: str, ids: Sequence[str]) -> int:
+        """Forget the memories ``ids``; returns how many there were."""
+        if not ids:
+            return 0
+        meta_key, emb_key, order_key = memory_keys(tenant, user)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(meta_key, *ids)
+            pipe.hdel(emb_key, *ids)
+            pipe.zrem(order_key, *ids)
+            removed, _emb, _order = await pipe.execute()
+        return int(removed)
+
     async def clear(self, tenant: str, user: str) -> None:
         """Forget everything about the user."""
         await self.redis.delete(*memory_keys(tenant, user))
