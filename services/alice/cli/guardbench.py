@@ -13,18 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from alice.cli.mesh import free_port
+from alice.cli.localredis import private_redis
 from alice.cli.scenarios import percentile
 from alice.errors import ServiceError
 
@@ -33,35 +29,6 @@ SCENARIOS = Path("eval/scenarios_sv.jsonl")
 
 def _say(msg: str) -> None:
     print(f"bench guardian: {msg}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def _redis_url(given: str | None) -> Iterator[str]:
-    """``given``, else a private redis-server on a free port for the run."""
-    if given:
-        yield given
-        return
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise ServiceError("no REDIS_URL and no redis-server installed: the rate limit needs Redis")
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 (a fixed command)
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _messages() -> list[str]:
@@ -158,6 +125,6 @@ def bench_guardian(n: int, redis_url: str | None) -> dict[str, Any]:
     """Time the chat pipeline ``n`` times (see the module docstring)."""
     if not SCENARIOS.exists():
         raise ServiceError(f"{SCENARIOS} not found: run from the repository root")
-    with _redis_url(redis_url) as url:
+    with private_redis(redis_url, "alice bench guardian") as url:
         _say(f"{n} requests, rate limits on {url}")
         return asyncio.run(_run(n, url))

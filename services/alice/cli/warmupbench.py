@@ -32,8 +32,10 @@ from typing import Any
 
 import structlog
 
+from alice.cli.fixedbackend import FixedLatencyServer
+from alice.cli.localredis import private_redis
 from alice.cli.warmupload import Request, WorkloadConfig, generate, utterances
-from alice.cli.warmupparts import CountingLlm, ParsedNlu, SimClock, expire, parse_all, private_redis
+from alice.cli.warmupparts import ParsedNlu, ServedLlm, SimClock, expire, parse_all
 from alice.requestid import new_request_id, reset_request_id, set_request_id
 from orchestrator.cache.answers import AnswerCache, CacheConfig
 from orchestrator.cache.keys import KeyContext
@@ -70,7 +72,7 @@ class Harness:
     store: CacheStore
     cache: AnswerCache
     chat: ChatService
-    llm: CountingLlm
+    llm: ServedLlm
     recorder: TelemetryRecorder
     ledger: WarmLedger
 
@@ -106,7 +108,7 @@ class Stats:
         }
 
 
-def _harness(redis: Any, readings: dict[str, NluResult], nlu_version: str) -> Harness:
+def _harness(redis: Any, readings: dict[str, NluResult], nlu_version: str, llm: ServedLlm) -> Harness:
     from alice.fibonacci import config as fibonacci_config
     from orchestrator.settings import OrchestratorSettings
 
@@ -125,7 +127,6 @@ def _harness(redis: Any, readings: dict[str, NluResult], nlu_version: str) -> Ha
         spiral_dimensions=fib.fib_spiral_dimensions,
     )
     clock = SimClock()
-    llm = CountingLlm()
     context = KeyContext(model=llm.model, prompt_version=prompt_version(), policy_version="1", nlu_version=nlu_version)
     store = CacheStore(redis, config.max_entries)
     cache = AnswerCache(store, config, context, SemanticMatcher(), clock=clock)
@@ -209,10 +210,15 @@ async def _run(
     from redis.asyncio import Redis
 
     training, replay = workload
-    with private_redis() as url, tempfile.TemporaryDirectory(prefix="alice-warmup-") as folder:
+    with (
+        private_redis(None, "alice bench warmup") as url,
+        tempfile.TemporaryDirectory(prefix="alice-warmup-") as folder,
+    ):
         redis = Redis.from_url(url)
+        backend = FixedLatencyServer(0, delay_s=0.0)  # the answers come over the Ollama API, at once
+        backend.start()
         try:
-            h = _harness(redis, readings, nlu_version)
+            h = _harness(redis, readings, nlu_version, ServedLlm(backend))
             say(f"bench warmup: training period, {len(training)} requests through the chat service")
             trained = await _period(h, training, record=True)
             events = [e for t in await h.recorder.tenants() for e in await h.recorder.events(t)]
@@ -231,6 +237,8 @@ async def _run(
             await h.ledger.settle(h.store, final=True)
             ledger = await h.ledger.stats()
         finally:
+            backend.shutdown()
+            backend.server_close()
             await redis.aclose()
     return _result(trained, plain, warm, ledger, report, replay_check)
 
@@ -302,7 +310,8 @@ def bench_warmup(
             "questions_per_intent": warming.questions_per_intent,
             "min_probability": warming.min_probability,
         },
-        "answers": "numbered Swedish stand-in answers (no LLM), through the real cache; simulated clock",
+        "answers": "a fixed-latency Ollama-API server (no delay, no model) through Alice's Ollama adapter and the "
+        "real cache; simulated clock",
         "nlu_model": version,
         "seconds": round(time.perf_counter() - started, 1),
     }

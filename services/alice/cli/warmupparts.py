@@ -1,13 +1,14 @@
-"""The parts ``alice bench warmup`` runs the real chat service on: a private redis-server, the real NLU in-process,
-a simulated clock, and a cheap answer writer in place of the LLM.
+"""The parts ``alice bench warmup`` runs the real chat service on: the real NLU in-process, a simulated clock, and
+a fixed-latency Ollama-API server with no delay in place of a model (the Redis is ``alice.cli.localredis``'s).
 
 - **NLU**: the trained NLU model (``nlu.training.load_or_train``) parses every distinct question once, in
   process, exactly as the NLU service does (:func:`nlu.parsing.parse_texts`); its answer is turned into the
   orchestrator's :class:`NluResult` by the same function the HTTP client uses (:func:`orchestrator.nlu
   .parse_result`), embedding included, so the semantic tier searches real sentence vectors.
-- **LLM**: :class:`CountingLlm` writes a short numbered Swedish answer (JSON for the micro route's schema) and
-  counts its calls. The bench measures hit rates and answers computed, not answer quality, and a real model
-  would take hours for the thousands of answers two replays need on this machine.
+- **LLM**: :class:`ServedLlm` is Alice's own Ollama adapter talking HTTP to :mod:`alice.cli.fixedbackend` (a short
+  Swedish answer, JSON for the micro route's schema), which counts the generations. The bench measures hit rates
+  and answers computed, not answer quality, and a real model would take hours for the thousands of answers two
+  replays need on this machine.
 - **Clock**: the workload spans weeks; :class:`SimClock` is the cache's, the telemetry's and the warmer's clock.
   Redis's own key TTLs run on the wall clock, so :func:`expire` deletes, before every step, the entries whose
   expiry in simulated time has passed (read from the cache's own expiry index, ``alice:cache:z``).
@@ -15,49 +16,15 @@ a simulated clock, and a cheap answer writer in place of the LLM.
 
 from __future__ import annotations
 
-import json
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from alice.cli.mesh import free_port
+from alice.cli.fixedbackend import FixedLatencyServer
 from alice.errors import ConfigError
 from orchestrator.cache.store import PREFIX as CACHE_PREFIX
 from orchestrator.cache.store import CacheStore
 from orchestrator.llm import LlmAnswer, LlmChunk, Message
 from orchestrator.nlu import NluResult, parse_result
-
-
-@contextmanager
-def private_redis() -> Iterator[str]:
-    """A redis-server on a free port for the run (no persistence), stopped afterwards."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise ConfigError("alice bench warmup needs redis-server (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 (a fixed command)
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise ConfigError(f"redis-server did not start on port {port}") from None
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 class SimClock:
@@ -118,13 +85,22 @@ def parse_all(texts: Sequence[str], say: Callable[[str], None]) -> tuple[dict[st
     return readings, model.version
 
 
-class CountingLlm:
-    """Writes a short numbered answer instead of calling a model, and counts the calls."""
+class ServedLlm:
+    """The bench's LLM: Alice's real Ollama adapter, over HTTP, to a fixed-latency server with no delay
+    (``alice.cli.fixedbackend``) in this process; ``calls`` is the generations the server saw."""
 
-    model = "bench-answers"
+    def __init__(self, server: FixedLatencyServer) -> None:
+        import ollama
 
-    def __init__(self) -> None:
-        self.calls = 0
+        from orchestrator.llm import OllamaLlm
+
+        self._server = server
+        self._llm = OllamaLlm(ollama.AsyncClient(host=server.url), server.model, timeout_s=30, retry_after_s=1)
+        self.model = server.model
+
+    @property
+    def calls(self) -> int:
+        return self._server.stats()["generations"]
 
     async def complete(
         self,
@@ -133,13 +109,10 @@ class CountingLlm:
         temperature: float,
         output_format: dict[str, Any] | None = None,
     ) -> LlmAnswer:
-        self.calls += 1
-        text = f"Svar nummer {self.calls}."
-        return LlmAnswer(json.dumps({"svar": text}, ensure_ascii=False) if output_format is not None else text)
+        return await self._llm.complete(messages, num_predict, temperature, output_format)
 
-    async def stream(self, messages: Sequence[Message], num_predict: int, temperature: float) -> Any:
-        answer = await self.complete(messages, num_predict, temperature)
-        yield LlmChunk(content=answer.text, done=True)
+    def stream(self, messages: Sequence[Message], num_predict: int, temperature: float) -> AsyncIterator[LlmChunk]:
+        return self._llm.stream(messages, num_predict, temperature)
 
     async def ping(self) -> bool:
-        return True
+        return await self._llm.ping()
