@@ -8,6 +8,8 @@ deep route was given, and Redis itself is searched for what must be gone.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -141,3 +143,15 @@ def test_memory_routes_refuse_odd_session_ids_and_unknown_callers(mesh):
     assert bad.status_code in (403, 404) and bad.headers["content-type"] == "application/problem+json"
     anonymous = httpx.delete(mesh.url + "/api/memory")
     assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+
+
+def test_alice_chat_keeps_a_conversation_with_session(mesh):
+    me = _new_key(mesh)
+    for message in ("Hej Alice!", "Vad är klockan?"):
+        done = subprocess.run(  # noqa: S603 - the CLI under test
+            [sys.executable, "-m", "alice.cli", "chat", message, "--url", mesh.url, "--key", me, "--session", "cli-1",
+             "--no-stream"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stdout.strip(), done.stderr
+    assert [(s["id"], s["turns"]) for s in _memory(mesh, me)["sessions"]] == [("cli-1", 2)]

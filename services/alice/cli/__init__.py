@@ -206,12 +206,15 @@ def chat(
     url: Annotated[str, typer.Option(envvar="ALICE_URL")] = "http://127.0.0.1:18000",
     key: Annotated[str | None, typer.Option(envvar="ALICE_API_KEY", help="default: the local dev key")] = None,
     stream: Annotated[bool, typer.Option(help="print the answer as it is written")] = True,
+    session: Annotated[
+        str | None, typer.Option(envvar="ALICE_SESSION", help="a conversation id: Alice remembers its last turns")
+    ] = None,
 ) -> None:
     """Send one message to Alice and print the answer."""
     from alice.cli.chatclient import run_chat
 
     api_key = key or _saved_dev_key()
-    run_chat(url, api_key, message, stream)
+    run_chat(url, api_key, message, stream, session)
 
 
 def _saved_dev_key() -> str:

@@ -20,10 +20,13 @@ def _raise_problem(response: httpx.Response) -> None:
     raise ConfigError(f"Alice answered {response.status_code} — {detail}")
 
 
-def run_chat(url: str, key: str, message: str, stream: bool) -> None:
-    """Send ``message`` to ``url``/api/chat and print the answer (and route details on stderr)."""
+def run_chat(url: str, key: str, message: str, stream: bool, session: str | None = None) -> None:
+    """Send ``message`` to ``url``/api/chat (in the conversation ``session``, when given) and print the answer (and
+    route details on stderr)."""
     headers = {"Authorization": f"Bearer {key}"}
-    body = {"message": message, "stream": stream}
+    body: dict[str, object] = {"message": message, "stream": stream}
+    if session:
+        body["session_id"] = session
     try:
         with httpx.Client(base_url=url, timeout=httpx.Timeout(180, connect=5)) as client:
             if not stream:
