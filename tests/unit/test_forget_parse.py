@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.forget import ForgetRequest, matches, parse_forget
+from orchestrator.tools.memory import parse_store
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,17 @@ def test_about_keeps_the_users_words() -> None:
 )
 def test_matches(what: str, memory: str, expected: bool) -> None:
     assert matches(what, memory) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("Kom ihåg att portkoden är 4512", "portkoden är 4512"),
+        ("glöm inte att Anna vill ha tillbaka boken", "Anna vill ha tillbaka boken"),
+        ("Kan du berätta något kort om att odla tomater?", None),  # misread as memory.store: no memory
+        ("kom ihåg det här", None),
+    ],
+)
+def test_only_a_request_to_remember_stores_a_fact(text: str, stored: str | None) -> None:
+    request = parse_store(text)
+    assert (request.fact if request else None) == stored

@@ -153,7 +153,8 @@ def _clean(text: str) -> str:
 
 
 def parse_store(text: str) -> StoreRequest | None:
-    """The fact or list items in ``text`` (None when nothing is left to store: "kom ihåg det här")."""
+    """The fact or list items in ``text`` (None when nothing is left to store, "kom ihåg det här", or when nothing
+    asks to store: "Kan du berätta om att odla tomater?" read as ``memory.store`` by mistake is no memory)."""
     folded = fold(text)
     m = _LIST_ADD_RE.match(folded)
     if m:
@@ -162,7 +163,9 @@ def parse_store(text: str) -> StoreRequest | None:
         if items:
             return StoreRequest(list_name=list_key(text[m.start("list") : m.end("list")]), items=items)
     m = _FACT_RE.match(folded)
-    fact = _clean(text[m.end() :] if m else text)
+    if m is None:  # no "kom ihåg" / "spara" / "glöm inte": a question the NLU misread is not a memory
+        return None
+    fact = _clean(text[m.end() :])
     return StoreRequest(fact=fact) if fact else None
 
 
