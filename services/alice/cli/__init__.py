@@ -365,6 +365,44 @@ def scale(
         typer.echo(json.dumps(line, ensure_ascii=False))
 
 
+@bench_app.command("load")
+def bench_load(
+    soak_s: Annotated[float, typer.Option(min=0, max=3600, help="seconds of soak (0: ramp only)")] = 600,
+    step_s: Annotated[float, typer.Option(min=2, max=120, help="seconds of each ramp step")] = 10,
+    delay: Annotated[float, typer.Option(min=0, max=10, help="seconds the LLM stand-in takes per answer")] = 0.2,
+    max_rps: Annotated[float, typer.Option(min=1, max=610, help="the ramp's highest offered rate")] = 233,
+    warmup_s: Annotated[float, typer.Option(min=0, max=600, help="soak seconds before drift and growth")] = 60,
+    window_s: Annotated[float, typer.Option(min=1, max=600, help="the soak's reporting window")] = 60,
+    rss_every_s: Annotated[float, typer.Option(min=1, max=120, help="seconds between RSS samples")] = 10,
+    cached_share: Annotated[float, typer.Option(min=0, max=1, help="share of repeats in the soak's mix")] = 0.7,
+    soak_load: Annotated[float, typer.Option(min=0.05, max=1.5, help="soak rate ÷ the mix's saturation")] = 0.7,
+    cache_max_entries: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="the mesh's cache capacity (full before the warm-up ends)")
+    ] = 610,
+    logs: Annotated[Path | None, typer.Option(help="keep the mesh's home and service logs in this folder")] = None,
+) -> None:
+    """Saturation throughput of the cached and uncached paths (open-loop ramp), then a soak at 70 % of it:
+    errors, p95 drift, RSS growth per service; one JSON line."""
+    from alice.cli.loadbench import LoadConfig, run_bench_load
+
+    if warmup_s >= soak_s > 0:
+        raise ConfigError("--warmup-s must be shorter than --soak-s")
+    config = LoadConfig(
+        delay_s=delay,
+        step_s=step_s,
+        max_rps=max_rps,
+        soak_s=soak_s,
+        warmup_s=warmup_s,
+        window_s=min(window_s, soak_s) if soak_s else window_s,
+        rss_every_s=rss_every_s,
+        cached_share=cached_share,
+        soak_load=soak_load,
+        cache_max_entries=cache_max_entries,
+        logs=logs,
+    )
+    typer.echo(json.dumps(run_bench_load(config), ensure_ascii=False))
+
+
 @bench_app.command("mesh")
 def bench_mesh(
     requests: Annotated[int, typer.Option(help="requests per target and concurrency")] = 400,
@@ -381,6 +419,34 @@ def bench_mesh(
         raise ConfigError("need --requests >= 1, concurrency levels, and transports from: httpx, aiohttp")
     result = run_bench_mesh(requests, levels, kinds)
     typer.echo(json.dumps(result))
+
+
+@bench_app.command("peers")
+def bench_peers(
+    targets: Annotated[str, typer.Option(help="gateways to measure: alice, litellm, direct (always measured)")] = (
+        "alice,litellm,direct"
+    ),
+    concurrency: Annotated[str, typer.Option(help="comma-separated concurrency levels")] = "1,8,32",
+    requests: Annotated[int, typer.Option(min=3, max=3000, help="per target and level, a third each kind")] = 96,
+    delay: Annotated[float, typer.Option(min=0.0, max=5.0, help="the fixed backend's seconds per generation")] = 0.2,
+    semantic: Annotated[bool, typer.Option("--semantic/--no-semantic", help="Alice's lookup vs GPTCache's")] = True,
+    data: Annotated[list[Path] | None, typer.Option(help="pair files (default: the shared *.dev.jsonl)")] = None,
+) -> None:
+    """Alice's mesh, LiteLLM's proxy and the backend directly, same questions and concurrency; and Alice's semantic
+    lookup against GPTCache's on the same vectors and pairs; one JSON line."""
+    from alice.cli.cachecmd import default_pair_files
+    from alice.cli.peersbench import TARGETS, run_bench_peers
+
+    chosen = [t.strip() for t in targets.split(",") if t.strip()]
+    try:
+        levels = list(dict.fromkeys(int(c) for c in concurrency.split(",") if c.strip()))
+    except ValueError:
+        levels = []
+    if set(chosen) - set(TARGETS) or not levels or min(levels) < 1 or max(levels) > 128:
+        raise ConfigError("need --targets from alice, litellm, direct and --concurrency levels between 1 and 128")
+    files = data or default_pair_files()
+    result = run_bench_peers(files, chosen, levels, requests, delay, semantic, home_dir(), _err)
+    typer.echo(json.dumps(result, ensure_ascii=False))
 
 
 # -- nlu ------------------------------------------------------------------------------------------------------

@@ -142,6 +142,9 @@ class FixedLatencyServer(ThreadingHTTPServer):
     """The server; ``serve_forever`` in a thread (:meth:`start`) or the process (``main``)."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: 32 clients connecting at once overflow it, and the dropped SYNs are
+    # retried after a second, which reads as a 1 s tail of the "backend"
+    request_queue_size = 128
 
     def __init__(self, port: int, delay_s: float, model: str = MODEL, host: str = "127.0.0.1") -> None:
         super().__init__((host, port), _Handler)
