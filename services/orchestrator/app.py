@@ -172,7 +172,7 @@ async def _answer_cache(
         nlu_version=await nlu.model_version() or "unknown",
     )
     matcher = SemanticMatcher(threshold=settings.cache_threshold)
-    store = CacheStore(redis, settings.cache_max_entries)
+    store = CacheStore(redis, settings.cache_max_entries, settings.cache_feedback_window_s)
     return AnswerCache(store, config, context, matcher, breaker=app.state.breakers.add(cache_breaker()))
 
 

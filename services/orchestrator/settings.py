@@ -95,6 +95,9 @@ class OrchestratorSettings(SignedServiceSettings, WarmingSettings):
     # Floor of cosine - 0.05 / words (shorter question); None: the matcher's default, calibrated on the dev pairs.
     cache_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
     cache_max_entries: int = Field(default=10_000, ge=1, le=10_000_000)
+    # Seconds feedback on an answer (POST /api/feedback with its request_id) can still reach its cache entry: one
+    # small Redis key per answer lives this long.
+    cache_feedback_window_s: int = Field(default=86_400, ge=10, le=7 * 86_400)
     # Seconds a tenant's question whose upstream failed (502/503/504) is answered with that failure again.
     cache_negative_ttl_s: int = Field(default=5, ge=0, le=3600)
     # Intents never cached: live data, the user's own state, and actions with side effects.

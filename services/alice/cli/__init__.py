@@ -379,6 +379,12 @@ def bench_load(
     cache_max_entries: Annotated[
         int, typer.Option(min=1, max=10_000_000, help="the mesh's cache capacity (full before the warm-up ends)")
     ] = 610,
+    retention_s: Annotated[
+        float,
+        typer.Option(
+            min=0, max=86_400, help="seconds the mesh keeps audit entries and feedback links (0: the product's)"
+        ),
+    ] = 0,
     logs: Annotated[Path | None, typer.Option(help="keep the mesh's home and service logs in this folder")] = None,
 ) -> None:
     """Saturation throughput of the cached and uncached paths (open-loop ramp), then a soak at 70 % of it:
@@ -398,6 +404,7 @@ def bench_load(
         cached_share=cached_share,
         soak_load=soak_load,
         cache_max_entries=cache_max_entries,
+        retention_s=retention_s or None,
         logs=logs,
     )
     typer.echo(json.dumps(run_bench_load(config), ensure_ascii=False))

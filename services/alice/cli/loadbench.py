@@ -146,11 +146,18 @@ async def _measure(url: str, key: str, config: LoadConfig, probe: dict[str, Any]
     return result
 
 
+#: The mesh settings that bound its per-request records (``LoadConfig.retention_s``).
+RECORD_RETENTION_VARS = ("ORCHESTRATOR_CACHE_FEEDBACK_WINDOW_S", "GUARDIAN_AUDIT_RETENTION_DAYS")
+
+
 def run_bench_load(config: LoadConfig) -> dict[str, Any]:
     """Start the stand-in and a private mesh, ramp, soak, stop; the result JSON (see the module docstring)."""
-    saved = {k: os.environ.get(k) for k in ("ORCHESTRATOR_CACHE_MAX_ENTRIES",)}
+    saved = {k: os.environ.get(k) for k in (*RECORD_RETENTION_VARS, "ORCHESTRATOR_CACHE_MAX_ENTRIES")}
     if config.cache_max_entries is not None:
         os.environ["ORCHESTRATOR_CACHE_MAX_ENTRIES"] = str(config.cache_max_entries)
+    if config.retention_s is not None:
+        os.environ["ORCHESTRATOR_CACHE_FEEDBACK_WINDOW_S"] = str(max(10, round(config.retention_s)))
+        os.environ["GUARDIAN_AUDIT_RETENTION_DAYS"] = repr(config.retention_s / 86_400)
     try:
         with fixed_backend(config.delay_s) as (llm_url, llm_pid):
 

@@ -47,6 +47,10 @@ class LoadConfig:
     #: The mesh's cache capacity: small enough to be full before the warm-up ends, so growth after it is not the
     #: cache's data (None: the product's 10,000).
     cache_max_entries: int | None = 610
+    #: How long the mesh keeps its per-request records (the guardian's audit entries, the orchestrator's feedback
+    #: links), seconds; None: the product's 90 days and 24 h. A value shorter than the warm-up lets them reach
+    #: their steady state before growth is measured (a check for leaks beside the records' retention).
+    retention_s: float | None = None
     #: Keep the mesh's home (and its services' logs) here instead of a temporary folder.
     logs: Path | None = None
     paths: tuple[str, ...] = field(default=("cached", "uncached"))

@@ -125,11 +125,13 @@ def new_entry_id() -> str:
 class CacheStore:
     """The Redis operations of the answer cache (no policy here)."""
 
-    def __init__(self, redis: Redis, max_entries: int) -> None:
+    def __init__(self, redis: Redis, max_entries: int, feedback_window_s: int = REQUEST_TTL_S) -> None:
         # redis-py types replies as ``bytes | str`` unions (``decode_responses`` decides at run time); this
         # client never decodes, so replies are bytes and are decoded here, explicitly.
         self.redis: Any = redis
         self.max_entries = max_entries
+        #: How long a request stays linked to the entry that answered it (feedback reaches the entry meanwhile).
+        self.feedback_window_s = feedback_window_s
 
     # -- entries --------------------------------------------------------------------------------------------
     async def get(self, entry_id: str) -> Entry | None:
@@ -301,7 +303,7 @@ class CacheStore:
     async def link_request(self, request_id: str, entry_id: str, kind: str, tenant: str) -> None:
         """Remember which entry answered ``request_id`` (for feedback)."""
         value = json.dumps({"id": entry_id, "kind": kind, "tenant": tenant})
-        await self.redis.set(_k("r", request_id), value, ex=REQUEST_TTL_S)
+        await self.redis.set(_k("r", request_id), value, ex=self.feedback_window_s)
 
     async def request_link(self, request_id: str) -> dict[str, str] | None:
         """What :meth:`link_request` stored, or None."""
