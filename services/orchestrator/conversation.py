@@ -121,13 +121,16 @@ class ConversationStore:
     async def sessions(self, tenant: str, user: str) -> list[tuple[str, int, float]]:
         """The user's live sessions: (id, turns, time of the last turn), newest first."""
         entries = await self.redis.zrevrange(sessions_key(tenant, user), 0, -1, withscores=True)
-        out = []
-        for raw_id, last in entries:
-            session = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            turns = int(await self.redis.llen(session_key(tenant, user, session)))
-            if turns:
-                out.append((session, turns, float(last)))
-        return out
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw, _ in entries]
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip, not one per session
+            for session in ids:
+                pipe.llen(session_key(tenant, user, session))
+            lengths = await pipe.execute() if ids else []
+        return [
+            (session, int(turns), float(last))
+            for session, turns, (_, last) in zip(ids, lengths, entries, strict=True)
+            if turns
+        ]
 
     async def delete_session(self, tenant: str, user: str, session: str) -> int:
         """Forget one session; returns how many turns it held."""
