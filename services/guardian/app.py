@@ -40,6 +40,7 @@ from guardian.ratelimit import RateLimit, RedisLimiter, parse_limit, parse_role_
 from guardian.routes import router
 from guardian.settings import GuardianSettings
 from guardian.upstream import Upstream
+from guardian.verdicts import VerdictCache
 
 log = structlog.get_logger("guardian.app")
 
@@ -176,7 +177,14 @@ async def _injection(settings: GuardianSettings, metrics: GuardianMetrics) -> Sc
         return None
     model, threshold = await asyncio.to_thread(load_injection, settings)
     log.info("injection_model", version=model.version, threshold=threshold, second_look=model.combined is not None)
-    return ScreenInjection(model.screen, threshold, settings.injection_mode, metrics.injection_flagged)
+    return ScreenInjection(
+        model.screen,
+        threshold,
+        settings.injection_mode,
+        metrics.injection_flagged,
+        verdicts=VerdictCache(settings.injection_verdict_cache),
+        on_lookup=metrics.injection_verdict_lookup,
+    )
 
 
 def _auditor(
@@ -185,7 +193,14 @@ def _auditor(
     """The audit trail's sinks: the Redis stream (with Redis) and the file (when configured)."""
     sinks: list[AuditSink] = []
     if redis is not None:
-        sinks.append(RedisAuditSink(redis, settings.audit_retention_days * 86400, breaker=breaker))
+        sinks.append(
+            RedisAuditSink(
+                redis,
+                settings.audit_retention_days * 86400,
+                breaker=breaker,
+                max_entries=settings.audit_max_entries,
+            )
+        )
     if settings.audit_file is not None:
         sinks.append(FileAuditSink(settings.audit_file))
     if not sinks:

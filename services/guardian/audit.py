@@ -9,7 +9,8 @@ forwarded requests) and, for redactions, the kinds and counts of personal data â
 a value.
 
 Sinks: a Redis stream (``XADD`` with ``MINID``: entries older than the retention are trimmed as new ones arrive,
-approximately, so the stream stays bounded) and, optionally, a JSON Lines file flushed and fsynced per entry
+approximately; and ``XTRIM MAXLEN ~`` to a count, so the stream stays bounded in memory whatever the rate) and,
+optionally, a JSON Lines file flushed and fsynced per entry
 (durable across a Redis loss). A sink that fails is logged and counted and never fails the request.
 """
 
@@ -91,13 +92,20 @@ class AuditSink(Protocol):
 
 
 class RedisAuditSink:
-    """Entries in a Redis stream, trimmed to ``retention_s`` (approximate ``MINID``)."""
+    """Entries in a Redis stream, trimmed to ``retention_s`` (approximate ``MINID``) and, when given, to about
+    ``max_entries`` (approximate ``MAXLEN``, in the same round trip): whichever bound is reached first."""
 
     def __init__(
-        self, redis: Any, retention_s: float, stream: str = STREAM, breaker: CircuitBreaker | None = None
+        self,
+        redis: Any,
+        retention_s: float,
+        stream: str = STREAM,
+        breaker: CircuitBreaker | None = None,
+        max_entries: int | None = None,
     ) -> None:
         self._redis = redis
         self._retention_ms = int(retention_s * 1000)
+        self._max_entries = max_entries
         self.stream = stream
         #: While Redis is down, writes fail at once (counted as audit errors) instead of after its timeout.
         self.breaker = breaker or CircuitBreaker("redis", what="Redis")
@@ -105,7 +113,13 @@ class RedisAuditSink:
     async def write(self, entry: AuditEntry) -> None:
         oldest = max(0, int(entry.ts * 1000) - self._retention_ms)
         async with self.breaker.guard():
-            await self._redis.xadd(self.stream, entry.as_fields(), minid=oldest, approximate=True)
+            if self._max_entries is None:
+                await self._redis.xadd(self.stream, entry.as_fields(), minid=oldest, approximate=True)
+                return
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.stream, entry.as_fields(), minid=oldest, approximate=True)
+                pipe.xtrim(self.stream, maxlen=self._max_entries, approximate=True)
+                await pipe.execute()
 
     async def tail(self, count: int) -> list[AuditEntry]:
         """The newest ``count`` entries, oldest first."""

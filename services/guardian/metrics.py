@@ -60,6 +60,12 @@ class GuardianMetrics:
             ["outcome", "reason"],
             registry=registry,
         )
+        self.injection_verdicts = Counter(
+            "alice_guardian_injection_verdict_cache_total",
+            "Injection screenings looked up in the verdict cache, by result (hit: the message was not screened again).",
+            ["result"],
+            registry=registry,
+        )
         self.pii = Counter(
             "alice_guardian_pii_total",
             "Pieces of personal data found in chat messages, by kind and action (redacted, blocked).",
@@ -83,6 +89,10 @@ class GuardianMetrics:
     def injection_flagged(self, outcome: str, reason: str) -> None:
         """Count one flagged message."""
         self.injection.labels(outcome, reason).inc()
+
+    def injection_verdict_lookup(self, hit: bool) -> None:
+        """Count one verdict cache lookup."""
+        self.injection_verdicts.labels("hit" if hit else "miss").inc()
 
     def pii_found(self, kind: str, action: str, count: int) -> None:
         """Count personal data found in one message."""

@@ -36,6 +36,7 @@ from alice.signing import Claims
 from guardian.chat import ChatRequest, parse_chat
 from guardian.keys import KeyRecord, KeyStore
 from guardian.pii import PRIORITY, TOKEN_WORDS, Redactor
+from guardian.verdicts import VerdictCache
 
 log = structlog.get_logger("guardian.policy")
 
@@ -293,6 +294,8 @@ class ScreenInjection:
         threshold: float,
         mode: str = "block",
         on_verdict: Callable[[str, str], None] = lambda _outcome, _reason: None,
+        verdicts: VerdictCache[Any] | None = None,
+        on_lookup: Callable[[bool], None] = lambda _hit: None,
     ) -> None:
         if mode not in INJECTION_MODES:
             raise ConfigError(f"injection mode {mode!r} is not one of {', '.join(INJECTION_MODES)}")
@@ -300,12 +303,26 @@ class ScreenInjection:
         self.threshold = threshold
         self.mode = mode
         self.on_verdict = on_verdict
+        self.verdicts = verdicts if verdicts is not None else VerdictCache(0)
+        self.on_lookup = on_lookup
+
+    async def _verdict(self, message: str) -> Any:
+        """The screening of ``message``: remembered for a repeat, else computed off the event loop (the second
+        look embeds the message: ~20 ms of C code that releases the GIL)."""
+        if self.verdicts.max_entries == 0:
+            return await asyncio.to_thread(self.screen, message, self.threshold)
+        key = self.verdicts.key(message, self.threshold)
+        verdict = self.verdicts.get(key)
+        self.on_lookup(verdict is not None)
+        if verdict is None:
+            verdict = await asyncio.to_thread(self.screen, message, self.threshold)
+            self.verdicts.put(key, verdict)
+        return verdict
 
     async def __call__(self, request: GuardRequest) -> None:
         if request.chat is None or self.mode == "off":
             return
-        # off the event loop: the second look embeds the message (~20 ms of C code that releases the GIL)
-        verdict = await asyncio.to_thread(self.screen, request.chat.message, self.threshold)
+        verdict = await self._verdict(request.chat.message)
         if not verdict.attack:
             return
         request.injection = verdict.reason

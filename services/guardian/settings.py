@@ -70,6 +70,11 @@ class GuardianSettings(SignedServiceSettings):
     audit_retention_days: float = Field(
         default=90, gt=0, description="Audit entries older than this leave the Redis stream (alice:audit)"
     )
+    audit_max_entries: int = Field(
+        default=500_000,
+        ge=100,
+        description="…and keeps about this many entries at most, whatever the rate (~120 B each: 500,000 ≈ 60 MB)",
+    )
     audit_file: Path | None = Field(default=None, description="Also append audit entries to this JSON Lines file")
     injection_mode: Literal["block", "shadow", "off"] = Field(
         default="block", description="Prompt injection: refuse (403), only log (shadow), or do not screen"
@@ -86,6 +91,12 @@ class GuardianSettings(SignedServiceSettings):
     )
     injection_floor: float = Field(
         default=DEFAULT_FLOOR, ge=0, le=1, description="First-look probability from which the second look is taken"
+    )
+    injection_verdict_cache: int = Field(
+        default=4096,
+        ge=0,
+        le=1_000_000,
+        description="Verdicts remembered for repeated messages (a keyed digest, never the text; 0: screen every time)",
     )
     embed_threads: int = Field(default=1, ge=1, le=64, description="Threads of the guardian's e5 embedder")
     model_dir: Path | None = Field(

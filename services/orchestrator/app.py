@@ -173,7 +173,9 @@ async def _answer_cache(
     )
     matcher = SemanticMatcher(threshold=settings.cache_threshold)
     store = CacheStore(redis, settings.cache_max_entries, settings.cache_feedback_window_s)
-    return AnswerCache(store, config, context, matcher, breaker=app.state.breakers.add(cache_breaker()))
+    cache = AnswerCache(store, config, context, matcher, breaker=app.state.breakers.add(cache_breaker()))
+    stack.push_async_callback(cache.aclose)  # before its Redis client closes
+    return cache
 
 
 def _tool_runner(

@@ -45,3 +45,32 @@ def test_a_tiny_load_run_ramps_both_paths_and_soaks_without_errors() -> None:
     assert {"caddy", "guardian", "orchestrator", "nlu", "redis"} <= set(rss)
     assert all(rss[s]["growth_pct"] is not None for s in ("guardian", "orchestrator"))
     assert soak["memory"]["data"]["cache_entries"]["by_window"][-1] > 0
+
+
+def test_a_given_soak_rate_skips_the_ramp_and_keeps_records_below_the_warm_up() -> None:
+    args = ["--soak-s", "8", "--soak-rps", "3", "--warmup-s", "2", "--window-s", "4", "--rss-every-s", "1"]
+    run = subprocess.run(
+        [sys.executable, "-m", "alice.cli", "bench", "load", *args, "--delay", "0.05"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "steps" not in result["paths"].get("cached", {}) and "uncached" not in result["paths"]
+    assert result["config"]["soak_rps"] == 3 and result["config"]["retention_s"] == 30
+    soak = result["soak"]
+    assert soak["rate_rps"] == 3 and soak["mix_saturation_rps"] is None
+    assert soak["requests"] == 24 and soak["errors"] == 0
+
+
+def test_a_soak_rate_without_a_soak_is_refused() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "alice.cli", "bench", "load", "--soak-s", "0", "--soak-rps", "3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode != 0 and "--soak-rps" in run.stderr and "Traceback" not in run.stderr

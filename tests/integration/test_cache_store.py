@@ -6,6 +6,7 @@ the clock is injected so tier promotion can be shown without waiting hours.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -189,3 +190,48 @@ async def test_expired_entries_leave_the_expiry_and_tag_sets(redis: Redis) -> No
     assert old.encode() not in await redis.zrange("alice:cache:z", 0, -1)
     assert old.encode() not in await redis.smembers("alice:cache:t:tenant:t")
     assert len(await redis.smembers("alice:cache:t:tenant:t")) == 1
+
+
+async def test_concurrent_lookups_share_one_rebuild_and_the_resync_runs_beside_them(redis: Redis) -> None:
+    clock = Clock()
+    writer, reader = _cache(redis, clock), _cache(redis, clock)
+    for i in range(40):
+        await _put(writer, "t", _q(f"Fråga {i}?", i, noise=0.01 * i))
+    asked = _q("Fråga 3, ungefär?", 3, noise=0.031)
+    hits = await asyncio.gather(*(reader.semantic("t", asked, reader.key("t", asked.text)) for _ in range(20)))
+    assert reader.rebuilds == 1  # twenty lookups with no index: one rebuild, shared
+    assert all(h is not None and h.kind == "semantic" for h in hits)
+    # the periodic resync: due, it starts in the background and this lookup answers from the current index
+    clock.now += reader.config.resync_s + 1
+    late = await _put(writer, "t", _q("En sen fråga?", 7, noise=0.5))
+    hits = await asyncio.gather(*(reader.semantic("t", asked, reader.key("t", asked.text)) for _ in range(20)))
+    assert all(h is not None for h in hits)
+    task = reader._rebuilding
+    assert task is not None
+    await task
+    assert reader.rebuilds == 2  # twenty lookups past the resync time: one rebuild
+    assert late in reader._index.index  # type: ignore[operator]
+    await reader.aclose()
+
+
+async def test_a_flush_during_a_rebuild_leaves_the_index_stale(redis: Redis) -> None:
+    clock = Clock()
+    cache = _cache(redis, clock)
+    await _put(cache, "t", _q("Vad heter Sveriges huvudstad?", 2))
+    state = cache._index
+    task = cache._start_rebuild(DIM)
+    state.mark_stale()  # as a flush or a Redis failure would, while the rebuild is under way
+    await task
+    assert state.index is not None and state.stale  # the next lookup rebuilds again
+    asked = _q("Vilken är Sveriges huvudstad?", 2, noise=0.03)
+    assert await cache.semantic("t", asked, cache.key("t", asked.text)) is not None
+    assert not state.stale and cache.rebuilds == 2
+
+
+async def test_all_entries_reads_every_embedding_across_batches(redis: Redis) -> None:
+    cache = _cache(redis, Clock(), max_entries=2000)
+    store = cache.store
+    ids = {await _put(cache, "t", _q(f"Fråga nummer {i}?", i)) for i in range(1203)}
+    rows = [row async for row in store.all_entries()]
+    assert {entry_id for entry_id, _scope, _emb in rows} == ids
+    assert all(emb.shape == (DIM,) and scope for _id, scope, emb in rows)

@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 from stdnum import luhn
 
-from guardian.audit import STREAM, AuditEntry
+from guardian.audit import STREAM, AuditEntry, RedisAuditSink
 from guardian.keys import KeyStore
 from guardian.ratelimit import Limit, RedisLimiter
 from procs import Proc, free_port, start_redis, start_service
@@ -222,3 +222,31 @@ def test_with_redis_gone_the_guardian_limits_locally_and_stops_waiting_on_redis(
         assert 'alice_guardian_ratelimit_total{outcome="unavailable"} 7.0' in metrics
     finally:
         proc.stop()
+
+
+async def test_the_audit_stream_keeps_about_max_entries_whatever_its_retention(redis: Redis) -> None:
+    stream = f"it:audit:cap:{time.time_ns()}"
+    sink = RedisAuditSink(redis, retention_s=90 * 86400, stream=stream, max_entries=500)
+    now = time.time()
+    for i in range(3000):
+        await sink.write(AuditEntry(now + i / 1000, f"req-{i}", "/api/chat", "allow", "ok", 200, "t", "k"))
+    length = await redis.xlen(stream)
+    # approximate trimming removes whole nodes (100 entries by default): about the cap, never the 3,000
+    assert 500 <= length <= 700
+    newest = await sink.tail(1)
+    assert newest[0].request_id == "req-2999"
+    await redis.delete(stream)
+
+
+async def test_without_a_cap_the_audit_stream_is_trimmed_by_age_only(redis: Redis) -> None:
+    stream = f"it:audit:age:{time.time_ns()}"
+    sink = RedisAuditSink(redis, retention_s=1, stream=stream)
+    for i in range(300):
+        await sink.write(AuditEntry(time.time(), f"old-{i}", "/api/chat", "allow", "ok", 200))
+    assert await redis.xlen(stream) == 300
+    await asyncio.sleep(1.2)  # stream ids are the server's clock: the first 300 are now older than 1 s
+    for i in range(300):
+        await sink.write(AuditEntry(time.time(), f"new-{i}", "/api/chat", "allow", "ok", 200))
+    length = await redis.xlen(stream)
+    assert 300 <= length < 600  # the old entries left in whole nodes as new ones arrived
+    await redis.delete(stream)

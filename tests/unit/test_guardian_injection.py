@@ -15,6 +15,7 @@ from alice.errors import PolicyDeniedError
 from guardian.chat import parse_chat
 from guardian.injection import Verdict, load_or_train, rule_hit, shipped_model
 from guardian.policy import GuardRequest, ScreenInjection
+from guardian.verdicts import VerdictCache
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,46 @@ def test_the_step_blocks_or_only_counts_in_shadow_mode() -> None:
     asyncio.run(ScreenInjection(screen, 0.45, "off")(_request("hack the planet")))  # off: not even screened
     with pytest.raises(Exception, match="injection mode"):
         ScreenInjection(screen, 0.45, "maybe")
+
+
+def test_a_repeated_message_is_screened_once_and_still_blocked() -> None:
+    screened: list[str] = []
+    lookups: list[bool] = []
+
+    def screen(text: str, threshold: float) -> Verdict:
+        screened.append(text)
+        attack = "hack" in text
+        return Verdict(attack, "injection_classifier" if attack else None, 0.9 if attack else 0.1)
+
+    step = ScreenInjection(screen, 0.45, "block", verdicts=VerdictCache(2), on_lookup=lookups.append)
+    for _ in range(3):
+        asyncio.run(step(_request("vad är klockan")))
+        with pytest.raises(PolicyDeniedError):
+            asyncio.run(step(_request("hack the planet")))  # a remembered block is still a block
+    assert screened == ["vad är klockan", "hack the planet"]
+    assert lookups == [False, False, True, True, True, True]
+    asyncio.run(step(_request("vad är klockan?")))  # another text: screened
+    for _ in range(2):  # a third and fourth entry push out the least recently used
+        with pytest.raises(PolicyDeniedError):
+            asyncio.run(step(_request("hack the planet!")))
+    asyncio.run(step(_request("vad är klockan")))
+    assert screened[2:] == ["vad är klockan?", "hack the planet!", "vad är klockan"]
+    uncached = ScreenInjection(screen, 0.45, "block")  # no cache: every message is screened
+    asyncio.run(uncached(_request("vad är klockan")))
+    asyncio.run(uncached(_request("vad är klockan")))
+    assert screened[-2:] == ["vad är klockan", "vad är klockan"]
+
+
+def test_verdict_keys_depend_on_the_threshold_and_hold_no_text() -> None:
+    cache: VerdictCache[int] = VerdictCache(8)
+    key = cache.key("mitt personnummer är 19900101-0017", 0.56)
+    assert key != cache.key("mitt personnummer är 19900101-0017", 0.6)
+    assert key == cache.key("mitt personnummer är 19900101-0017", 0.56) and len(key) == 16
+    assert b"1990" not in key
+    assert key != VerdictCache(8).key("mitt personnummer är 19900101-0017", 0.56)  # keyed per process
+    off: VerdictCache[int] = VerdictCache(0)
+    off.put(key, 1)
+    assert off.get(key) is None and len(off) == 0
 
 
 def test_a_model_is_trained_once_and_loaded_after(tmp_path: Path) -> None:

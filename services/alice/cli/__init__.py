@@ -382,8 +382,14 @@ def bench_load(
     retention_s: Annotated[
         float,
         typer.Option(
-            min=0, max=86_400, help="seconds the mesh keeps audit entries and feedback links (0: the product's)"
+            min=0,
+            max=86_400,
+            help="seconds the mesh keeps audit entries and feedback links: shorter than the warm-up, they are at "
+            "their steady state when growth is measured (0: the product's 90 days and 24 h)",
         ),
+    ] = 30,
+    soak_rps: Annotated[
+        float, typer.Option(min=0, max=610, help="soak at this rate and skip the ramp (0: 70 % of the ramp's)")
     ] = 0,
     logs: Annotated[Path | None, typer.Option(help="keep the mesh's home and service logs in this folder")] = None,
 ) -> None:
@@ -405,8 +411,11 @@ def bench_load(
         soak_load=soak_load,
         cache_max_entries=cache_max_entries,
         retention_s=retention_s or None,
+        soak_rps=soak_rps or None,
         logs=logs,
     )
+    if config.soak_rps is not None and not soak_s:
+        raise ConfigError("--soak-rps skips the ramp, so it needs a soak (--soak-s > 0)")
     typer.echo(json.dumps(run_bench_load(config), ensure_ascii=False))
 
 
@@ -438,6 +447,7 @@ def bench_peers(
     delay: Annotated[float, typer.Option(min=0.0, max=5.0, help="the fixed backend's seconds per generation")] = 0.2,
     semantic: Annotated[bool, typer.Option("--semantic/--no-semantic", help="Alice's lookup vs GPTCache's")] = True,
     data: Annotated[list[Path] | None, typer.Option(help="pair files (default: the shared *.dev.jsonl)")] = None,
+    logs: Annotated[Path | None, typer.Option(help="keep Alice's mesh home and service logs in this folder")] = None,
 ) -> None:
     """Alice's mesh, LiteLLM's proxy and the backend directly, same questions and concurrency; and Alice's semantic
     lookup against GPTCache's on the same vectors and pairs; one JSON line."""
@@ -452,7 +462,7 @@ def bench_peers(
     if set(chosen) - set(TARGETS) or not levels or min(levels) < 1 or max(levels) > 128:
         raise ConfigError("need --targets from alice, litellm, direct and --concurrency levels between 1 and 128")
     files = data or default_pair_files()
-    result = run_bench_peers(files, chosen, levels, requests, delay, semantic, home_dir(), _err)
+    result = run_bench_peers(files, chosen, levels, requests, delay, semantic, home_dir(), _err, logs)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 

@@ -106,9 +106,22 @@ async def _step(asker: Asker, path: str, rate: float, config: LoadConfig) -> Ste
     return step
 
 
+#: Unmeasured requests of a path before its ramp: the first of a kind pay for cold code paths and buffers.
+PATH_WARMUP_REQUESTS = 8
+
+
+async def _warm(asker: Asker, path: str) -> None:
+    """A few requests of ``path`` one at a time, then a pause for whatever the earlier phase left queued."""
+    for _ in range(PATH_WARMUP_REQUESTS):
+        await asker.ask(path)
+    asker.routes.pop(path, None)
+    await asyncio.sleep(3.0)
+
+
 async def _ramp(asker: Asker, path: str, config: LoadConfig) -> dict[str, Any]:
     """The ramp of one path: up the ladder until a step fails, then one step halfway (see the module docstring)."""
     bound = config.p95_bound_ms(path)
+    await _warm(asker, path)
     steps: list[StepResult] = []
     for rate in rate_steps(config.max_rps):
         steps.append(await _step(asker, path, rate, config))
@@ -136,8 +149,8 @@ async def _measure(url: str, key: str, config: LoadConfig, probe: dict[str, Any]
         cached = await _prime(asker)
         asker.cached_questions = cached
         _say(f"{len(cached)} questions answered from the cache after one ask")
-        paths = {}
-        for path in config.paths:
+        paths: dict[str, Any] = {}
+        for path in config.paths if config.soak_rps is None else ():
             paths[path] = await _ramp(asker, path, config)
         paths.setdefault("cached", {})["questions"] = len(cached)
         result: dict[str, Any] = {"paths": paths}

@@ -50,7 +50,9 @@ class LoadConfig:
     #: How long the mesh keeps its per-request records (the guardian's audit entries, the orchestrator's feedback
     #: links), seconds; None: the product's 90 days and 24 h. A value shorter than the warm-up lets them reach
     #: their steady state before growth is measured (a check for leaks beside the records' retention).
-    retention_s: float | None = None
+    retention_s: float | None = 30.0
+    #: Soak at this rate and skip the ramp (None: ``soak_load`` × the mix's saturation from the ramp).
+    soak_rps: float | None = None
     #: Keep the mesh's home (and its services' logs) here instead of a temporary folder.
     logs: Path | None = None
     paths: tuple[str, ...] = field(default=("cached", "uncached"))

@@ -139,9 +139,12 @@ async def soak(
     shares = {"cached": config.cached_share, "uncached": 1.0 - config.cached_share}
     capacities = {p: float(paths.get(p, {}).get("saturation_rps", 0.0)) for p in shares}
     capacity = mix_capacity(shares, capacities)
-    if capacity <= 0:
+    if config.soak_rps is not None:
+        rate = config.soak_rps  # given: no ramp ran
+    elif capacity <= 0:
         raise ConfigError(f"no saturation measured for a path of the mix ({capacities}); nothing to soak at")
-    rate = round(config.soak_load * capacity, 2)
+    else:
+        rate = round(config.soak_load * capacity, 2)
     mix = [(k, v) for k, v in shares.items() if v > 0]
     print(f"bench load: soak at {rate}/s for {config.soak_s:g} s, mix {shares}", file=sys.stderr, flush=True)
     samples: list[Sample] = []
@@ -153,7 +156,7 @@ async def soak(
     growth = {s: memory["rss_mb"].get(s, {}).get("growth_pct") for s in SERVICES}
     return {
         "mix": shares,
-        "mix_saturation_rps": round(capacity, 2),
+        "mix_saturation_rps": round(capacity, 2) if config.soak_rps is None else None,
         "rate_rps": rate,
         "duration_s": config.soak_s,
         "warmup_s": config.warmup_s,

@@ -80,8 +80,9 @@ def run_bench_peers(
     semantic: bool,
     home: Path,
     say: Callable[[str], None],
+    logs: Path | None = None,
 ) -> dict[str, Any]:
-    """The whole bench; one JSON-ready dict."""
+    """The whole bench; one JSON-ready dict (``logs``: keep Alice's mesh home and service logs there)."""
     configure_logging("alice-cli", fmt="console", level="WARNING")
     chosen = [t for t in TARGETS if t in targets or t == "direct"]  # direct is the yardstick: always measured
     per_kind = max(1, requests // 3)
@@ -117,7 +118,7 @@ def run_bench_peers(
             def to_backend(plan: MeshPlan) -> None:
                 plan.ollama_host = backend.url
 
-            mesh, key = stack.enter_context(private_mesh("fixed", say, prepare=to_backend))
+            mesh, key = stack.enter_context(private_mesh("fixed", say, logs, prepare=to_backend))
             live["alice"] = (alice_target(mesh.plan.entry_url, key), list(mesh.pids().values()))
         if litellm_python is not None:
             say("peers: starting LiteLLM's proxy (about 15-30 s)")

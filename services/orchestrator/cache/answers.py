@@ -19,6 +19,8 @@ store's event log. When Redis fails the cache is bypassed (lookups miss, stores 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +95,13 @@ class IndexState:
     log_id: str = "0-0"
     synced_at: float = 0.0
     stale: bool = True
+    #: Counts the times the index was marked stale: a rebuild that started before the last mark leaves it stale.
+    marks: int = 0
+
+    def mark_stale(self) -> None:
+        """The index may miss changes (Redis failed, the cache was flushed): rebuild before the next lookup."""
+        self.stale = True
+        self.marks += 1
 
 
 def _vector(embedding: Any) -> np.ndarray | None:
@@ -127,6 +136,9 @@ class AnswerCache:
         #: Opens on the first Redis failure: the cache is then bypassed for 1, 2, 3, 5, 8, 13 s between trials.
         self.breaker = breaker or cache_breaker(clock)
         self._index = IndexState()
+        #: The one rebuild in flight: concurrent lookups share it instead of each building their own index.
+        self._rebuilding: asyncio.Task[None] | None = None
+        self.rebuilds = 0
         self.bypassed = 0
 
     # -- Redis guard ----------------------------------------------------------------------------------------
@@ -143,7 +155,7 @@ class AnswerCache:
             self.bypassed += 1
             return default
         except (RedisError, OSError) as exc:
-            self._index.stale = True  # rebuilt from Redis once it answers again
+            self._index.mark_stale()  # rebuilt from Redis once it answers again
             self.bypassed += 1
             log.warning("cache_bypassed", op=op, error_type=type(exc).__name__, retry_in_s=self.breaker.retry_after())
             return default
@@ -229,29 +241,64 @@ class AnswerCache:
 
     # -- index ----------------------------------------------------------------------------------------------
     async def _synced_index(self, probe: np.ndarray) -> SpiralIndex:
-        """This replica's index, rebuilt when stale and caught up with the store's log."""
+        """This replica's index, caught up with the store's log. A missing or stale index is rebuilt first (one
+        rebuild for all concurrent lookups); the periodic resync runs in the background while lookups go on with
+        the current index (under load, a rebuild per waiting request once stalled lookups for seconds)."""
         state = self._index
-        now = self._clock()
-        if state.index is None or state.stale or now - state.synced_at > self.config.resync_s:
-            await self._rebuild(int(probe.shape[0]))
+        dim = int(probe.shape[0])
+        if state.index is None or state.stale:
+            await asyncio.shield(self._start_rebuild(dim))
+        elif self._clock() - state.synced_at > self.config.resync_s:
+            self._start_rebuild(dim)
         index = state.index
-        if index is None:  # _rebuild always sets it
+        if index is None:  # a finished rebuild always sets it
             raise RuntimeError("cache index missing after rebuild")
         for _ in range(LOG_BATCHES):
             events = await self.store.read_log(state.log_id, LOG_BATCH)
             for event in events:
+                if state.index is not index:
+                    return index  # a rebuild swapped in a newer index: it reads the log from its own start
                 if event.op == "del":
                     index.remove(event.entry_id)
                 elif event.op == "add" and event.entry_id not in index:
                     entry = await self.store.get(event.entry_id)
                     if entry is not None and entry.embedding is not None:
                         index.add(entry.id, entry.embedding, entry.scope)
-                state.log_id = event.stream_id
+                if state.index is index:
+                    state.log_id = event.stream_id
             if len(events) < LOG_BATCH:
                 break
         return index
 
-    async def _rebuild(self, dim: int) -> None:
+    def _start_rebuild(self, dim: int) -> asyncio.Task[None]:
+        """The rebuild in flight, or a new one."""
+        task = self._rebuilding
+        if task is None or task.done():
+            task = self._rebuilding = asyncio.create_task(
+                self._rebuild(dim, self._index.marks), name="cache-index-rebuild"
+            )
+            task.add_done_callback(self._rebuilt)
+        return task
+
+    def _rebuilt(self, task: asyncio.Task[None]) -> None:
+        """A background rebuild that failed leaves the index stale (the next lookup tries again, guarded)."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._index.mark_stale()
+            log.warning("cache_index_rebuild_failed", error_type=type(exc).__name__)
+
+    async def aclose(self) -> None:
+        """Stop a rebuild in flight (at shutdown)."""
+        task = self._rebuilding
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # shutting down: its outcome no longer matters
+                await task
+
+    async def _rebuild(self, dim: int, marks: int) -> None:
+        """A new index from every entry in Redis; ``marks``: the stale marks when it was asked for."""
         state = self._index
         started = time.perf_counter()
         tail = await self.store.log_tail()
@@ -267,7 +314,9 @@ class AnswerCache:
         async for entry_id, scope, embedding in self.store.all_entries():
             if embedding.shape[0] == dim:
                 index.add(entry_id, embedding, scope)
-        state.index, state.log_id, state.synced_at, state.stale = index, tail, self._clock(), False
+        state.index, state.log_id, state.synced_at = index, tail, self._clock()
+        state.stale = state.marks != marks  # marked stale meanwhile: this index may miss that change
+        self.rebuilds += 1
         log.info("cache_index_rebuilt", entries=len(index), ms=round((time.perf_counter() - started) * 1000, 1))
 
     # -- writes ---------------------------------------------------------------------------------------------
@@ -373,7 +422,7 @@ class AnswerCache:
 
         async def run() -> int:
             removed = await self.store.flush()
-            self._index.stale = True
+            self._index.mark_stale()
             return removed
 
         return await self._guard("flush", run, None)

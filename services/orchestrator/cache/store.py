@@ -252,10 +252,30 @@ class CacheStore:
 
     async def all_entries(self) -> AsyncIterator[tuple[str, str, np.ndarray]]:
         """``(id, scope, embedding)`` of every live entry that has an embedding (for rebuilding an index)."""
+        batch: list[bytes] = []
         async for key in self.redis.scan_iter(match=_k("e", "*"), count=SCAN_COUNT):
-            scope, emb = await self.redis.hmget(key, ["scope", "emb"])
-            if emb:
-                yield key.decode()[len(_k("e", "")) :], (scope or b"").decode(), np.frombuffer(emb, np.float32)
+            batch.append(key)
+            if len(batch) >= SCAN_COUNT:
+                for row in await self._scopes_and_embeddings(batch):
+                    yield row
+                batch = []
+        for row in await self._scopes_and_embeddings(batch):
+            yield row
+
+    async def _scopes_and_embeddings(self, keys: list[bytes]) -> list[tuple[str, str, np.ndarray]]:
+        """``(id, scope, embedding)`` of ``keys`` that still hold an embedding, in one round trip."""
+        if not keys:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, ["scope", "emb"])
+            rows = await pipe.execute()
+        prefix = len(_k("e", ""))
+        return [
+            (key.decode()[prefix:], (scope or b"").decode(), np.frombuffer(emb, np.float32))
+            for key, (scope, emb) in zip(keys, rows, strict=True)
+            if emb
+        ]
 
     # -- index log ------------------------------------------------------------------------------------------
     async def log_tail(self) -> str:
