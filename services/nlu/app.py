@@ -42,7 +42,10 @@ log = structlog.get_logger("nlu.app")
 
 
 def _load_model(settings: NLUSettings) -> IntentModel:
-    embedder = create_embedder(settings.embedder, settings.embed_threads, settings.st_model)
+    embedder = create_embedder(settings.embedder, settings.embed_threads, settings.st_model, settings.model_resident)
+    resident = getattr(embedder, "resident_bytes", 0)
+    if settings.model_resident:
+        log.info("nlu_model_resident", mb=round(resident / 2**20, 1), populated=resident > 0)
     return load_or_train(settings, embedder)
 
 

