@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from alice.samples import TimedSamples
 
 #: Windows reported by default: the last minute, five minutes and fifteen minutes.
 DEFAULT_WINDOWS_S: tuple[int, ...] = (60, 300, 900)
@@ -43,13 +44,15 @@ class LatencyWindows:
         self.horizon_s = horizon_s
         self.max_samples = max_samples
         self._clock = clock
-        self._samples: dict[str, deque[tuple[float, float, bool]]] = {}
+        self._samples: dict[str, TimedSamples] = {}
 
     def record(self, name: str, duration_ms: float, ok: bool) -> None:
         now = self._clock()
-        samples = self._samples.setdefault(name, deque(maxlen=self.max_samples))
-        samples.append((now, duration_ms, ok))
-        while samples and samples[0][0] < now - self.horizon_s:
+        samples = self._samples.get(name)
+        if samples is None:
+            samples = self._samples[name] = TimedSamples(self.max_samples)
+        samples.append(now, duration_ms, ok)
+        while samples and samples.first()[0] < now - self.horizon_s:
             samples.popleft()
 
     def durations(self, window_s: float, include: Callable[[str], bool] | None = None) -> list[float]:

@@ -172,7 +172,9 @@ async def _answer_cache(
         nlu_version=await nlu.model_version() or "unknown",
     )
     matcher = SemanticMatcher(threshold=settings.cache_threshold)
-    store = CacheStore(redis, settings.cache_max_entries, settings.cache_feedback_window_s)
+    store = CacheStore(
+        redis, settings.cache_max_entries, settings.cache_feedback_window_s, settings.cache_feedback_max_links
+    )
     cache = AnswerCache(store, config, context, matcher, breaker=app.state.breakers.add(cache_breaker()))
     stack.push_async_callback(cache.aclose)  # before its Redis client closes
     return cache

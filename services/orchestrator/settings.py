@@ -98,6 +98,8 @@ class OrchestratorSettings(SignedServiceSettings, WarmingSettings):
     # Seconds feedback on an answer (POST /api/feedback with its request_id) can still reach its cache entry: one
     # small Redis key per answer lives this long.
     cache_feedback_window_s: int = Field(default=86_400, ge=10, le=7 * 86_400)
+    # Request links kept at most (~190 B of Redis each): feedback is bounded in count as well as in time.
+    cache_feedback_max_links: int = Field(default=200_000, ge=100, le=100_000_000)
     # Seconds a tenant's question whose upstream failed (502/503/504) is answered with that failure again.
     cache_negative_ttl_s: int = Field(default=5, ge=0, le=3600)
     # Intents never cached: live data, the user's own state, and actions with side effects.

@@ -7,6 +7,7 @@ the clock is injected so tier promotion can be shown without waiting hours.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -235,3 +236,31 @@ async def test_all_entries_reads_every_embedding_across_batches(redis: Redis) ->
     rows = [row async for row in store.all_entries()]
     assert {entry_id for entry_id, _scope, _emb in rows} == ids
     assert all(emb.shape == (DIM,) and scope for _id, scope, emb in rows)
+
+
+async def test_request_links_last_the_window_and_stay_under_their_count(redis: Redis) -> None:
+    clock = Clock()
+    clock.now = time.time()  # the buckets expire by Redis's own clock (EXPIREAT)
+    store = CacheStore(redis, 100, feedback_window_s=800, max_links=900, clock=clock)
+    assert await store.link_request("early", "e1", "fresh", "t")
+    clock.now += 799  # still inside the window
+    assert await store.request_link("early") == {"id": "e1", "kind": "fresh", "tenant": "t"}
+    ttl = await redis.ttl(f"alice:cache:rl:{int((clock.now - 799) // 100)}")
+    # the hash expires by Redis (real time): its eighth ends within 100 s, then the 800-s window
+    assert 800 <= ttl <= 900
+    # a flood: at most a ninth of the bound per eighth of the window, the rest refused (and counted by the caller)
+    results = [await store.link_request(f"flood-{i}", "e2", "exact", "t") for i in range(150)]
+    assert sum(results) == 100 and results[:100] == [True] * 100
+    assert await store.request_link("flood-99") is not None and await store.request_link("flood-120") is None
+    buckets = [k async for k in redis.scan_iter(match="alice:cache:rl:*")]
+    assert sum([await redis.hlen(k) for k in buckets]) <= 900
+    assert await store.request_link("nobody") is None
+
+
+async def test_a_dropped_link_is_counted(redis: Redis) -> None:
+    clock = Clock()
+    cache = _cache(redis, clock)
+    cache.store = CacheStore(redis, 100, feedback_window_s=80, max_links=100, clock=clock)
+    for i in range(13):
+        await cache.link(f"req-{i}", "e1", "fresh", "t")
+    assert (await cache.stats())["counters"]["links_dropped"] == 1  # a bucket holds 12 (100 / 9, rounded up)

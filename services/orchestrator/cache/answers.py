@@ -367,7 +367,9 @@ class AnswerCache:
         """Remember which entry answered a request, so feedback on it can reach the entry."""
         if request_id and entry_id:
             rid, eid = request_id, entry_id
-            await self._guard("link", lambda: self.store.link_request(rid, eid, kind, tenant), None)
+            stored = await self._guard("link", lambda: self.store.link_request(rid, eid, kind, tenant), None)
+            if stored is False:  # the links' bound is reached: this answer cannot get feedback
+                await self.count(links_dropped=1)
 
     async def count(self, **fields: int) -> None:
         """Add to the shared counters (best effort)."""

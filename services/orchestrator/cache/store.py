@@ -9,7 +9,9 @@
   for invalidation; ``tags`` lists the tag sets. Ids of expired entries leave them with ``z`` (on each write).
 - ``log``       stream of ``add``/``del`` events, capped: each replica replays it to keep its vector index in
   step with Redis.
-- ``r:<request id>``  which entry answered a request, for ``/api/feedback`` (24 h).
+- ``rl:<bucket>``  hash: request id → which entry answered it, for ``/api/feedback``; one hash per eighth of the
+  feedback window (24 h), expiring a window after its eighth ends; each holds at most a ninth of
+  ``max_links``, so the links are bounded in count as well as in time (a flood cannot fill Redis with them).
 - ``n:<tenant>:<key>``  a recent upstream failure for that tenant's question (negative cache).
 - ``stats``     counters shared by the replicas.
 
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,19 @@ PREFIX = "alice:cache:"
 LOG_MAXLEN = 100_000
 REQUEST_TTL_S = 24 * 3600
 SCAN_COUNT = 500
+#: The feedback window is cut into this many buckets of request links (one Redis hash each).
+LINK_BUCKETS = 8
+MAX_LINKS = 200_000
+
+#: Adds one link to a bucket unless the bucket is full; a new bucket gets its expiry. KEYS[1] the bucket;
+#: ARGV: request id, link, the bucket's cap, its expiry (Unix time). Returns 1 when stored, 0 when full.
+_LINK_SCRIPT = """
+local n = redis.call('HLEN', KEYS[1])
+if n >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if n == 0 then redis.call('EXPIREAT', KEYS[1], ARGV[4]) end
+return 1
+"""
 
 
 def _k(*parts: str) -> str:
@@ -125,13 +141,25 @@ def new_entry_id() -> str:
 class CacheStore:
     """The Redis operations of the answer cache (no policy here)."""
 
-    def __init__(self, redis: Redis, max_entries: int, feedback_window_s: int = REQUEST_TTL_S) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        max_entries: int,
+        feedback_window_s: int = REQUEST_TTL_S,
+        max_links: int = MAX_LINKS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         # redis-py types replies as ``bytes | str`` unions (``decode_responses`` decides at run time); this
         # client never decodes, so replies are bytes and are decoded here, explicitly.
         self.redis: Any = redis
         self.max_entries = max_entries
         #: How long a request stays linked to the entry that answered it (feedback reaches the entry meanwhile).
         self.feedback_window_s = feedback_window_s
+        #: Links kept at most (about 190 B of Redis memory each); beyond it new answers get none until a bucket ends.
+        self.max_links = max_links
+        self._clock = clock
+        self._bucket_s = max(1, -(-feedback_window_s // LINK_BUCKETS))
+        self._link_script = redis.register_script(_LINK_SCRIPT)
 
     # -- entries --------------------------------------------------------------------------------------------
     async def get(self, entry_id: str) -> Entry | None:
@@ -320,17 +348,25 @@ class CacheStore:
         return removed
 
     # -- request links, negatives, counters ----------------------------------------------------------------
-    async def link_request(self, request_id: str, entry_id: str, kind: str, tenant: str) -> None:
-        """Remember which entry answered ``request_id`` (for feedback)."""
+    async def link_request(self, request_id: str, entry_id: str, kind: str, tenant: str) -> bool:
+        """Remember which entry answered ``request_id`` (for feedback); False when this bucket is full."""
+        bucket = int(self._clock() // self._bucket_s)
+        expires = (bucket + 1) * self._bucket_s + self.feedback_window_s
+        cap = -(-self.max_links // (LINK_BUCKETS + 1))
         value = json.dumps({"id": entry_id, "kind": kind, "tenant": tenant})
-        await self.redis.set(_k("r", request_id), value, ex=self.feedback_window_s)
+        stored = await self._link_script(keys=[_k("rl", str(bucket))], args=[request_id, value, cap, expires])
+        return bool(stored)
 
     async def request_link(self, request_id: str) -> dict[str, str] | None:
-        """What :meth:`link_request` stored, or None."""
-        raw = await self.redis.get(_k("r", request_id))
-        if not raw:
+        """What :meth:`link_request` stored within the feedback window, or None."""
+        newest = int(self._clock() // self._bucket_s)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for bucket in range(newest, newest - LINK_BUCKETS - 2, -1):
+                pipe.hget(_k("rl", str(bucket)), request_id)
+            found = [raw for raw in await pipe.execute() if raw]
+        if not found:
             return None
-        data = json.loads(raw)
+        data = json.loads(found[0])
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
     async def put_negative(self, tenant: str, exact_key: str, problem: dict[str, Any], ttl_s: int) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import httpx
 import psutil
 
+from alice.samples import TimedSamples
 from alice.slo import percentile
 
 HORIZON_S = 900.0
@@ -53,7 +54,7 @@ class CallMeter:
         self._clock = clock
         self.horizon_s = horizon_s
         self.started_at = clock()
-        self._done: deque[tuple[float, float, bool]] = deque(maxlen=MAX_CALLS)  # (start, end, ok)
+        self._done = TimedSamples(MAX_CALLS)  # (start, end, ok)
         self._open: dict[int, float] = {}
         self._ids = itertools.count()
 
@@ -69,8 +70,8 @@ class CallMeter:
         if started is None:
             return
         now = self._clock()
-        self._done.append((started, now, ok))
-        while self._done and self._done[0][1] < now - self.horizon_s:
+        self._done.append(started, now, ok)
+        while self._done and self._done.first()[1] < now - self.horizon_s:
             self._done.popleft()
 
     def stats(self, window_s: float) -> CallStats:
