@@ -284,6 +284,10 @@ class Mesh:
             "ALICE_HOME": str(p.home),
             "ALICE_MODELS_DIR": str(p.models_dir),
             "ALICE_LOG_FORMAT": os.environ.get("ALICE_LOG_FORMAT", "json"),
+            # glibc gives each thread that allocates its own arena (64 MB reserved): the worker threads of the
+            # guardian's screen and the NLU's embedder then keep RSS in many half-used arenas, which grew the
+            # guardian by a 13 MB step late in a soak (alice bench load). Two arenas bound that.
+            "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
         if p.nlu_model_dir is not None:
             base["NLU_MODEL_DIR"] = str(p.nlu_model_dir)
