@@ -32,7 +32,11 @@ import numpy as np
 from redis.asyncio import Redis
 
 PREFIX = "alice:cache:"
-LOG_MAXLEN = 100_000
+#: Index events kept (~80 B each). A replica reads the log at every semantic lookup and rebuilds from the entries
+#: every resync (300 s), so it needs only the events since its last lookup; a replica that fell further behind
+#: misses adds (misses, not wrong answers) and drops deleted ids when it finds them gone. 100,000 kept ~8 MB that
+#: a soak saw filling at ~18 events a second (alice bench load).
+LOG_MAXLEN = 10_000
 REQUEST_TTL_S = 24 * 3600
 SCAN_COUNT = 500
 #: The feedback window is cut into this many buckets of request links (one Redis hash each).
