@@ -285,8 +285,9 @@ class Mesh:
             "ALICE_MODELS_DIR": str(p.models_dir),
             "ALICE_LOG_FORMAT": os.environ.get("ALICE_LOG_FORMAT", "json"),
             # glibc gives each thread that allocates its own arena (64 MB reserved): the worker threads of the
-            # guardian's screen and the NLU's embedder then keep RSS in many half-used arenas, which grew the
-            # guardian by a 13 MB step late in a soak (alice bench load). Two arenas bound that.
+            # guardian's screen and the NLU's embedder keep RSS in many half-used arenas (the guardian held 8 for
+            # 8-10 threads in a soak). Two arenas bound that. They did not prevent the guardian's one-time 13 MB
+            # step seen in two soaks (docs/PERFORMANCE.md, alice bench load), whose cause is still open.
             "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
         }
         if p.nlu_model_dir is not None:
