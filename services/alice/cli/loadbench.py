@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -34,49 +32,13 @@ from alice.cli.cachemesh import QUESTIONS
 from alice.cli.loadgen import Asker, LoadConfig, open_loop
 from alice.cli.loadmath import StepResult, passes, rate_steps, refine_between, saturation, step_result
 from alice.cli.loadsoak import soak
-from alice.cli.mesh import REPO_ROOT, MeshPlan, free_port, private_mesh
+from alice.cli.mesh import MeshPlan, private_mesh
+from alice.cli.peerstargets import fixed_backend
 from alice.errors import ConfigError
 
 
 def _say(msg: str) -> None:
     print(f"bench load: {msg}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def fixed_backend(delay_s: float) -> Iterator[tuple[str, int]]:
-    """The LLM stand-in in its own process on a free port: (its URL, its pid); stopped on exit. Its stderr goes
-    to a file (a pipe nobody reads could fill up with tracebacks of clients that hung up, and block it)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "alice.cli.fixedbackend", "--port", str(port), "--delay", str(delay_s)]
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=errors)  # noqa: S603
-        try:
-            _wait_for(url, proc, errors)
-            yield url, proc.pid
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def _wait_for(url: str, proc: subprocess.Popen[bytes], errors: IO[bytes], timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            errors.seek(0)
-            raise ConfigError(f"the fixed backend exited: {errors.read()[-2000:].decode(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/api/tags", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise ConfigError(f"the fixed backend did not answer within {timeout_s:.0f} s")
-        time.sleep(0.1)
 
 
 async def _prime(asker: Asker) -> list[str]:
@@ -172,7 +134,11 @@ def run_bench_load(config: LoadConfig) -> dict[str, Any]:
         os.environ["ORCHESTRATOR_CACHE_FEEDBACK_WINDOW_S"] = str(max(10, round(config.retention_s)))
         os.environ["GUARDIAN_AUDIT_RETENTION_DAYS"] = repr(config.retention_s / 86_400)
     try:
-        with fixed_backend(config.delay_s) as (llm_url, llm_pid):
+        with (
+            tempfile.TemporaryDirectory(prefix="alice-load-") as backend_logs,
+            fixed_backend(config.delay_s, Path(backend_logs)) as backend,
+        ):
+            llm_url, llm_pid = backend.url, backend.popen.pid
 
             def use_stand_in(plan: MeshPlan) -> None:
                 plan.ollama_host = llm_url
